@@ -1,0 +1,26 @@
+# pf_library(NAME SOURCES ... DEPS ...): one library target per module folder; DEPS shows the layering.
+function(pf_library name)
+  cmake_parse_arguments(A "" "" "SOURCES;DEPS" ${ARGN})
+  add_library(pf_${name} STATIC ${A_SOURCES})
+  target_include_directories(pf_${name} PUBLIC ${CMAKE_SOURCE_DIR}/src)
+  target_link_libraries(pf_${name} PUBLIC ${A_DEPS})
+endfunction()
+
+# pf_test(NAME SOURCES ... DEPS ... LABELS ... [TIMEOUT s]): a GoogleTest binary registered with ctest.
+function(pf_test name)
+  cmake_parse_arguments(A "" "TIMEOUT" "SOURCES;DEPS;LABELS" ${ARGN})
+  if(NOT PF_BUILD_TESTS)
+    return()
+  endif()
+  add_executable(${name} ${A_SOURCES})
+  target_link_libraries(${name} PRIVATE ${A_DEPS} GTest::gtest GTest::gtest_main Threads::Threads)
+  if(NOT A_LABELS)
+    set(A_LABELS unit)
+  endif()
+  if(NOT A_TIMEOUT)
+    set(A_TIMEOUT 300)
+  endif()
+  add_test(NAME ${name} COMMAND ${name})
+  set_tests_properties(${name} PROPERTIES LABELS "${A_LABELS}" TIMEOUT ${A_TIMEOUT} SKIP_RETURN_CODE 77
+    ENVIRONMENT "PF_SHARED_DIR=${PF_SHARED_DIR};PF_SOURCE_DIR=${CMAKE_SOURCE_DIR};PF_BINARY_DIR=${CMAKE_BINARY_DIR}")
+endfunction()

@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# The one place that downloads anything: Debian packages and, when ../shared is present, the
+# protocol test peers (npm ci from their committed lockfile). Idempotent: a second run installs nothing.
+# Build and tests run offline afterwards.
+set -euo pipefail
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+
+packages=(
+  # toolchain
+  g++ cmake ninja-build ccache pkg-config make clang-14 libclang-rt-14-dev
+  # libraries (permissive or LGPL, dynamically linked)
+  libmodbus-dev libsqlite3-dev libspdlog-dev libfmt-dev nlohmann-json3-dev libcpp-httplib-dev
+  libtomlplusplus-dev libcli11-dev libssl-dev libsystemd-dev
+  # tests and benchmarks
+  libgtest-dev libgmock-dev libbenchmark-dev socat sqlite3 tzdata python3-pymodbus mbpoll
+  mosquitto mosquitto-clients procps curl
+)
+
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'ok installed' || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  sudo=""; [ "$(id -u)" -ne 0 ] && sudo=sudo
+  echo "install.sh: apt-get install ${missing[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  $sudo apt-get install -y --no-install-recommends "${missing[@]}" ||
+    { $sudo apt-get update -qq && $sudo apt-get install -y --no-install-recommends "${missing[@]}"; }
+else
+  echo "install.sh: Debian packages all present"
+fi
+
+shared="$here/../shared"
+if [ -x "$shared/peers/peers.sh" ]; then
+  "$shared/peers/peers.sh" install
+else
+  echo "install.sh: ../shared/peers not found; peer tests will report skipped"
+fi
