@@ -12,7 +12,7 @@ packages=(
   libmodbus-dev libsqlite3-dev libspdlog-dev libfmt-dev nlohmann-json3-dev libcpp-httplib-dev
   libtomlplusplus-dev libcli11-dev libssl-dev libsystemd-dev
   # tests and benchmarks
-  libgtest-dev libgmock-dev libbenchmark-dev socat sqlite3 tzdata python3-pymodbus mbpoll
+  libgtest-dev libgmock-dev libbenchmark-dev socat sqlite3 tzdata python3-pymodbus python3-serial python3-serial-asyncio mbpoll
   mosquitto mosquitto-clients procps curl
 )
 

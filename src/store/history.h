@@ -61,6 +61,9 @@ class HistoryStore {
   Result<uint64_t> EnforceRetention(Timestamp now);
   // Database + WAL bytes on disk.
   uint64_t BytesOnDisk() const;
+  // Copies the WAL into the database file and truncates the WAL (e.g. at shutdown, or before
+  // measuring BytesOnDisk). kUnavailable when a reader elsewhere keeps the WAL busy.
+  Status Checkpoint();
   uint64_t SamplesWritten() const;
   struct Impl;
 

@@ -1,0 +1,375 @@
+#include "runtime/plant_config.h"
+
+#include <algorithm>
+#include <array>
+#include <set>
+
+namespace pf {
+namespace {
+
+constexpr FieldSpec kRootSpec[] = {
+    {"plant", FieldType::kTable, false, "", "plant-wide settings"},
+    {"api", FieldType::kTable, false, "", "the REST API"},
+    {"history", FieldType::kTable, false, "", "the history store"},
+    {"templates", FieldType::kTableArray, false, "", "asset templates: a tag set defined once"},
+    {"assets", FieldType::kTableArray, false, "", "the ISA-95 asset model (site/area/line/asset)"},
+    {"sources", FieldType::kTableArray, false, "", "connections to machines and files"},
+};
+constexpr FieldSpec kPlantSpec[] = {
+    {"name", FieldType::kString, false, "plant", "plant name, shown by the API"},
+    {"site", FieldType::kString, false, "site", "default ISA-95 site of every asset"},
+    {"data_dir", FieldType::kString, false, "var/plantfloor", "folder for the history database and state"},
+    {"log_level", FieldType::kString, false, "info", "trace, debug, info, warn, error"},
+    {"queue_capacity", FieldType::kInt, false, "1024", "sample batches the bus holds before sources are paused"},
+    {"exit_when_sources_finish", FieldType::kBool, false, "false",
+     "stop the process once every finite source (replay) has delivered everything"},
+};
+constexpr FieldSpec kApiSpec[] = {
+    {"enabled", FieldType::kBool, false, "true", "serve the REST API"},
+    {"listen", FieldType::kString, false, "127.0.0.1:8080", "host:port; port 0 picks a free port"},
+};
+constexpr FieldSpec kHistorySpec[] = {
+    {"path", FieldType::kString, false, "<data_dir>/history.db", "SQLite file"},
+    {"retention", FieldType::kDuration, false, "30d", "samples older than this are deleted"},
+    {"retention_check", FieldType::kDuration, false, "10m", "how often retention runs"},
+    {"fsync", FieldType::kBool, false, "false", "fsync every commit (synchronous=FULL)"},
+    {"flush_interval", FieldType::kDuration, false, "200ms", "samples are committed in one transaction this often"},
+};
+constexpr FieldSpec kTemplateSpec[] = {
+    {"name", FieldType::kString, true, "", "template name, referenced by assets"},
+    {"description", FieldType::kString, false, "", "free text"},
+    {"tags", FieldType::kTableArray, true, "",
+     "tag templates: common tag keys (without asset) plus the source's tag keys (address, column, ...)"},
+};
+constexpr FieldSpec kAssetSpec[] = {
+    {"id", FieldType::kString, true, "", "unique asset id, e.g. press7"},
+    {"site", FieldType::kString, false, "<plant.site>", "ISA-95 site"},
+    {"area", FieldType::kString, true, "", "ISA-95 area"},
+    {"line", FieldType::kString, true, "", "ISA-95 line (or work cell)"},
+    {"name", FieldType::kString, false, "<id>", "display name"},
+    {"description", FieldType::kString, false, "", "free text"},
+    {"template", FieldType::kString, false, "", "instantiate this template's tags as <id>.<tag>"},
+    {"source", FieldType::kString, false, "", "the source that reads the template's tags (required with template)"},
+};
+constexpr FieldSpec kCommonSourceSpec[] = {
+    {"name", FieldType::kString, true, "", "unique source name"},
+    {"type", FieldType::kString, true, "", "connector type (modbus, replay)"},
+    {"asset", FieldType::kString, false, "", "default asset of this source's tags"},
+    {"enabled", FieldType::kBool, false, "true", "false keeps the source configured but not started"},
+    {"tags", FieldType::kTableArray, false, "", "the tags this source reads"},
+};
+constexpr FieldSpec kCommonTagSpec[] = {
+    {"name", FieldType::kString, true, "", "unique tag name, e.g. press7.temperature"},
+    {"asset", FieldType::kString, false, "<source.asset>", "the asset the tag belongs to"},
+    {"unit", FieldType::kString, false, "", "engineering unit"},
+    {"description", FieldType::kString, false, "", "free text"},
+    {"deadband", FieldType::kDouble, false, "0", "store a new value only when it moved more than this"},
+    {"context", FieldType::kString, false, "none",
+     "production context role: product, recipe, batch, machine_state, other (stamped on events)"},
+    {"context_key", FieldType::kString, false, "<context>", "key under which the context value is stamped"},
+    {"store", FieldType::kString, false, "on_change", "on_change, all or none"},
+    {"max_store_interval", FieldType::kDuration, false, "0", "store at least this often even without change"},
+};
+
+std::vector<FieldSpec> Merge(std::span<const FieldSpec> a, std::span<const FieldSpec> b) {
+  std::vector<FieldSpec> out(a.begin(), a.end());
+  out.insert(out.end(), b.begin(), b.end());
+  return out;
+}
+
+std::vector<FieldSpec> WithoutKey(std::span<const FieldSpec> a, std::string_view key) {
+  std::vector<FieldSpec> out;
+  for (const auto& f : a)
+    if (f.key != key) out.push_back(f);
+  return out;
+}
+
+const ConfigNode& EmptyTable() {
+  static const ConfigNode kEmpty = [] {
+    ConfigNode n;
+    n.kind = ConfigNode::Kind::kTable;
+    return n;
+  }();
+  return kEmpty;
+}
+
+const ConfigNode& Sub(const ConfigNode& root, std::string_view key) {
+  const ConfigNode* n = root.Find(key);
+  return n ? *n : EmptyTable();
+}
+
+std::vector<const ConfigNode*> Items(const ConfigNode& root, std::string_view key) {
+  std::vector<const ConfigNode*> out;
+  if (const ConfigNode* n = root.Find(key))
+    for (const auto& it : n->items) out.push_back(&it);
+  return out;
+}
+
+Status ReadRuntime(const ConfigNode& root, PlantConfig& pc, std::string& site) {
+  ConfigReader r(Sub(root, "plant"), kPlantSpec);
+  PF_RETURN_IF_ERROR(r.Check());
+  PF_ASSIGN_OR_RETURN(pc.runtime.plant_name, r.String("name", "plant"));
+  PF_ASSIGN_OR_RETURN(site, r.String("site", "site"));
+  PF_ASSIGN_OR_RETURN(pc.runtime.data_dir, r.String("data_dir", "var/plantfloor"));
+  static constexpr std::array<std::string_view, 7> kLevels = {"trace", "debug", "info", "warn",
+                                                              "error", "critical", "off"};
+  PF_ASSIGN_OR_RETURN(pc.runtime.log_level, r.Enum("log_level", "info", kLevels));
+  PF_ASSIGN_OR_RETURN(int64_t cap, r.IntIn("queue_capacity", 1024, 1, 1'000'000));
+  pc.runtime.queue_capacity = static_cast<size_t>(cap);
+  PF_ASSIGN_OR_RETURN(pc.runtime.exit_when_sources_finish, r.Bool("exit_when_sources_finish", false));
+
+  ConfigReader a(Sub(root, "api"), kApiSpec);
+  PF_RETURN_IF_ERROR(a.Check());
+  PF_ASSIGN_OR_RETURN(pc.api.enabled, a.Bool("enabled", true));
+  PF_ASSIGN_OR_RETURN(std::string listen, a.String("listen", "127.0.0.1:8080"));
+  size_t colon = listen.rfind(':');
+  int port = -1;
+  if (colon != std::string::npos && colon > 0) {
+    try {
+      size_t used = 0;
+      port = std::stoi(listen.substr(colon + 1), &used);
+      if (used != listen.size() - colon - 1) port = -1;
+    } catch (...) {
+      port = -1;
+    }
+  }
+  if (port < 0 || port > 65535)
+    return a.Error("listen", fmt::format("expected host:port with a port from 0 to 65535, got \"{}\"", listen));
+  pc.api.host = listen.substr(0, colon);
+  pc.api.port = port;
+
+  ConfigReader h(Sub(root, "history"), kHistorySpec);
+  PF_RETURN_IF_ERROR(h.Check());
+  PF_ASSIGN_OR_RETURN(pc.history.path, h.String("path", ""));
+  if (pc.history.path.empty()) pc.history.path = pc.runtime.data_dir + "/history.db";
+  PF_ASSIGN_OR_RETURN(pc.history.retention, h.Dur("retention", pc.history.retention));
+  PF_ASSIGN_OR_RETURN(pc.history.retention_check, h.Dur("retention_check", pc.history.retention_check));
+  PF_ASSIGN_OR_RETURN(pc.history.fsync, h.Bool("fsync", false));
+  PF_ASSIGN_OR_RETURN(pc.history.flush_interval, h.Dur("flush_interval", pc.history.flush_interval));
+  if (pc.history.retention.count() <= 0) return h.Error("retention", "retention must be longer than 0");
+  return Status::Ok();
+}
+
+// Fills the common fields of a tag from its table (a source tag or a template tag).
+Status ReadTagCommon(const ConfigReader& r, TagDef& t) {
+  PF_ASSIGN_OR_RETURN(t.unit, r.String("unit"));
+  PF_ASSIGN_OR_RETURN(t.description, r.String("description"));
+  PF_ASSIGN_OR_RETURN(t.deadband, r.Double("deadband", 0));
+  if (t.deadband < 0) return r.Error("deadband", fmt::format("a deadband must be >= 0, got {}", t.deadband));
+  static constexpr std::array<std::string_view, 6> kRoles = {"none", "product", "recipe", "batch",
+                                                             "machine_state", "other"};
+  PF_ASSIGN_OR_RETURN(std::string role, r.Enum("context", "none", kRoles));
+  t.context = *ParseContextRole(role);
+  PF_ASSIGN_OR_RETURN(t.context_key, r.String("context_key", t.context == ContextRole::kNone ? "" : role));
+  static constexpr std::array<std::string_view, 3> kModes = {"on_change", "all", "none"};
+  PF_ASSIGN_OR_RETURN(std::string mode, r.Enum("store", "on_change", kModes));
+  t.store = mode == "all" ? StoreMode::kAll : mode == "none" ? StoreMode::kNone : StoreMode::kOnChange;
+  PF_ASSIGN_OR_RETURN(t.max_store_interval, r.Dur("max_store_interval", Duration(0)));
+  return Status::Ok();
+}
+
+std::string AssetList(const PlantConfig& pc) {
+  std::vector<std::string> ids;
+  for (const auto& a : pc.assets) ids.push_back(a.id);
+  if (ids.empty()) return "no assets are declared: add an [[assets]] table";
+  return fmt::format("declared assets: {}", fmt::join(ids, ", "));
+}
+
+struct Builder {
+  PlantConfig& pc;
+  std::map<std::string, const ConfigNode*> tag_names;  // name -> where first defined
+
+  Status AddTag(SourceConfig& src, const ConfigNode& node, const ConfigReader& r, std::string name,
+                std::string asset_id) {
+    if (auto it = tag_names.find(name); it != tag_names.end()) {
+      const ConfigNode* name_node = node.Find("name");
+      return ConfigError(name_node ? *name_node : node,
+                         fmt::format("duplicate tag '{}' (first defined at {})", name, it->second->loc.ToString()));
+    }
+    if (!pc.FindAsset(asset_id)) {
+      const ConfigNode* an = node.Find("asset");
+      std::string msg = fmt::format("unknown asset '{}'; {}", asset_id, AssetList(pc));
+      return an ? ConfigError(*an, msg) : ConfigErrorKey(node, "asset", msg);
+    }
+    TagDef t;
+    t.id = static_cast<TagId>(pc.tags.size());
+    t.name = name;
+    t.asset_id = asset_id;
+    t.source = src.name;
+    PF_RETURN_IF_ERROR(ReadTagCommon(r, t));
+    tag_names[name] = &node;
+    src.tags.push_back({t.id, t.name, t.asset_id, &node});
+    pc.tags.push_back(std::move(t));
+    return Status::Ok();
+  }
+};
+
+}  // namespace
+
+const Asset* PlantConfig::FindAsset(std::string_view id) const {
+  for (const auto& a : assets)
+    if (a.id == id) return &a;
+  return nullptr;
+}
+
+std::span<const FieldSpec> RootSpec() { return kRootSpec; }
+std::span<const FieldSpec> PlantSpec() { return kPlantSpec; }
+std::span<const FieldSpec> ApiSpec() { return kApiSpec; }
+std::span<const FieldSpec> HistorySpec() { return kHistorySpec; }
+std::span<const FieldSpec> AssetSpec() { return kAssetSpec; }
+std::span<const FieldSpec> TemplateSpec() { return kTemplateSpec; }
+std::span<const FieldSpec> CommonSourceSpec() { return kCommonSourceSpec; }
+std::span<const FieldSpec> CommonTagSpec() { return kCommonTagSpec; }
+
+Result<PlantConfig> BuildPlantConfig(ConfigNode root_in) {
+  PlantConfig pc;
+  auto root_ptr = std::make_shared<const ConfigNode>(std::move(root_in));
+  pc.root = root_ptr;
+  const ConfigNode& root = *root_ptr;
+  PF_RETURN_IF_ERROR(ConfigReader(root, kRootSpec).Check());
+  std::string default_site;
+  PF_RETURN_IF_ERROR(ReadRuntime(root, pc, default_site));
+
+  // Templates.
+  std::map<std::string, const ConfigNode*> templates;
+  for (const ConfigNode* tn : Items(root, "templates")) {
+    ConfigReader r(*tn, kTemplateSpec);
+    PF_RETURN_IF_ERROR(r.Check());
+    PF_ASSIGN_OR_RETURN(std::string name, r.String("name"));
+    if (templates.count(name))
+      return r.Error("name", fmt::format("duplicate template '{}' (first defined at {})", name,
+                                         templates[name]->loc.ToString()));
+    templates[name] = tn;
+    AssetTemplate at;
+    at.name = name;
+    std::set<std::string> tag_names;
+    for (const ConfigNode* tt : Items(*tn, "tags")) {
+      const ConfigNode* nn = tt->Find("name");
+      if (!nn || nn->kind != ConfigNode::Kind::kString)
+        return ConfigErrorKey(*tt, "name", "missing required key (a string; the tag's short name)");
+      if (!tag_names.insert(nn->s).second)
+        return ConfigError(*nn, fmt::format("duplicate tag '{}' in template '{}'", nn->s, name));
+      at.tags.push_back({nn->s, "", "", ContextRole::kNone, 0});
+    }
+    pc.templates.push_back(std::move(at));
+  }
+
+  // Assets.
+  for (const ConfigNode* an : Items(root, "assets")) {
+    ConfigReader r(*an, kAssetSpec);
+    PF_RETURN_IF_ERROR(r.Check());
+    Asset a;
+    PF_ASSIGN_OR_RETURN(a.id, r.String("id"));
+    if (a.id.empty() || a.id.find_first_of(" /\t") != std::string::npos)
+      return r.Error("id", fmt::format("an asset id must be non-empty without spaces or '/', got \"{}\"", a.id));
+    if (pc.FindAsset(a.id)) return r.Error("id", fmt::format("duplicate asset '{}'", a.id));
+    PF_ASSIGN_OR_RETURN(a.site, r.String("site", default_site));
+    PF_ASSIGN_OR_RETURN(a.area, r.String("area"));
+    PF_ASSIGN_OR_RETURN(a.line, r.String("line"));
+    PF_ASSIGN_OR_RETURN(a.name, r.String("name", a.id));
+    PF_ASSIGN_OR_RETURN(a.description, r.String("description"));
+    PF_ASSIGN_OR_RETURN(a.template_name, r.String("template"));
+    if (!a.template_name.empty() && !templates.count(a.template_name)) {
+      std::vector<std::string> names;
+      for (const auto& [n, _] : templates) names.push_back(n);
+      return r.Error("template", fmt::format("unknown template '{}'; declared templates: {}", a.template_name,
+                                             names.empty() ? "none" : fmt::format("{}", fmt::join(names, ", "))));
+    }
+    pc.assets.push_back(std::move(a));
+  }
+
+  // Sources and their tags.
+  Builder b{pc, {}};
+  std::set<std::string> source_names;
+  for (const ConfigNode* sn : Items(root, "sources")) {
+    const ConfigNode* type_node = sn->Find("type");
+    if (!type_node) return ConfigErrorKey(*sn, "type", "missing required key (a string; connector type)");
+    if (type_node->kind != ConfigNode::Kind::kString)
+      return ConfigError(*type_node, fmt::format("expected a string, got {}", type_node->Describe()));
+    const ConnectorInfo* c = FindConnector(type_node->s);
+    if (!c) {
+      std::vector<std::string_view> types;
+      for (const auto& ci : Connectors()) types.push_back(ci.type);
+      return ConfigError(*type_node, fmt::format("unknown source type '{}'; known types: {}", type_node->s,
+                                                 fmt::join(types, ", ")));
+    }
+    auto spec = Merge(kCommonSourceSpec, c->source_spec);
+    ConfigReader r(*sn, spec);
+    PF_RETURN_IF_ERROR(r.Check());
+    SourceConfig src;
+    PF_ASSIGN_OR_RETURN(src.name, r.String("name"));
+    if (!source_names.insert(src.name).second)
+      return r.Error("name", fmt::format("duplicate source '{}'", src.name));
+    src.type = type_node->s;
+    src.connector = c;
+    src.node = sn;
+    PF_ASSIGN_OR_RETURN(src.enabled, r.Bool("enabled", true));
+    PF_ASSIGN_OR_RETURN(std::string default_asset, r.String("asset"));
+    auto tag_spec = Merge(kCommonTagSpec, c->tag_spec);
+    for (const ConfigNode* tn : Items(*sn, "tags")) {
+      ConfigReader tr(*tn, tag_spec);
+      PF_RETURN_IF_ERROR(tr.Check());
+      PF_ASSIGN_OR_RETURN(std::string name, tr.String("name"));
+      PF_ASSIGN_OR_RETURN(std::string asset, tr.String("asset", default_asset));
+      if (asset.empty())
+        return ConfigErrorKey(*tn, "asset", "missing: every tag belongs to an asset; set asset on the tag or on its source");
+      PF_RETURN_IF_ERROR(b.AddTag(src, *tn, tr, name, asset));
+    }
+    pc.sources.push_back(std::move(src));
+  }
+
+  // Template instantiation: <asset>.<tag> read by the asset's source.
+  for (const ConfigNode* an : Items(root, "assets")) {
+    ConfigReader r(*an, kAssetSpec);
+    PF_ASSIGN_OR_RETURN(std::string id, r.String("id"));
+    PF_ASSIGN_OR_RETURN(std::string tmpl, r.String("template"));
+    PF_ASSIGN_OR_RETURN(std::string source, r.String("source"));
+    if (tmpl.empty()) {
+      if (!source.empty()) return r.Error("source", "source is only used with template (it reads the template's tags)");
+      continue;
+    }
+    if (source.empty()) return r.Error("source", "missing: an asset with a template needs the source that reads its tags");
+    auto it = std::find_if(pc.sources.begin(), pc.sources.end(), [&](const SourceConfig& s) { return s.name == source; });
+    if (it == pc.sources.end()) return r.Error("source", fmt::format("unknown source '{}'", source));
+    auto tag_spec = WithoutKey(Merge(kCommonTagSpec, it->connector->tag_spec), "asset");
+    for (const ConfigNode* tt : Items(*templates[tmpl], "tags")) {
+      ConfigReader tr(*tt, tag_spec);
+      PF_RETURN_IF_ERROR(tr.Check());
+      PF_RETURN_IF_ERROR(b.AddTag(*it, *tt, tr, id + "." + tt->Find("name")->s, id));
+    }
+  }
+  return pc;
+}
+
+Result<std::vector<std::unique_ptr<Source>>> CreateSources(const PlantConfig& pc, MetricsRegistry& metrics) {
+  std::vector<std::unique_ptr<Source>> out;
+  for (const auto& s : pc.sources) {
+    if (!s.enabled) continue;
+    PF_ASSIGN_OR_RETURN(auto src, s.connector->create(*s.node, s.tags, metrics));
+    out.push_back(std::move(src));
+  }
+  return out;
+}
+
+std::string ConfigReferenceMarkdown() {
+  std::string out;
+  auto section = [&](std::string_view title, std::span<const FieldSpec> spec) {
+    out += fmt::format("### {}\n\n{}\n", title, SpecToMarkdown(spec));
+  };
+  section("top level", kRootSpec);
+  section("[plant]", kPlantSpec);
+  section("[api]", kApiSpec);
+  section("[history]", kHistorySpec);
+  section("[[templates]]", kTemplateSpec);
+  section("[[assets]]", kAssetSpec);
+  section("[[sources]] (every type)", kCommonSourceSpec);
+  section("[[sources.tags]] (every type)", kCommonTagSpec);
+  for (const auto& c : Connectors()) {
+    out += fmt::format("### type = \"{}\"\n\n{}\n\n", c.type, c.help);
+    section(fmt::format("[[sources]] type = \"{}\"", c.type), c.source_spec);
+    section(fmt::format("[[sources.tags]] of type = \"{}\"", c.type), c.tag_spec);
+  }
+  return out;
+}
+
+}  // namespace pf

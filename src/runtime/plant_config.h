@@ -1,0 +1,79 @@
+#pragma once
+// The validated plant configuration: runtime options, the ISA-95 asset model, every tag with its
+// asset and source, and each source's config table. Built from the ConfigNode tree; every error
+// names file, line and key. Nothing below runtime/ reads the config file.
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "connect/source.h"
+#include "core/config.h"
+#include "core/model.h"
+
+namespace pf {
+
+struct ApiConfig {
+  bool enabled = true;
+  std::string host = "127.0.0.1";
+  int port = 8080;
+};
+
+struct HistoryConfig {
+  std::string path;  // "" = <data_dir>/history.db
+  Duration retention{std::chrono::hours(24 * 30)};
+  Duration retention_check{std::chrono::minutes(10)};
+  bool fsync = false;
+  Duration flush_interval{std::chrono::milliseconds(200)};
+};
+
+struct RuntimeConfig {
+  std::string plant_name = "plant";
+  std::string data_dir = "var/plantfloor";
+  std::string log_level = "info";
+  size_t queue_capacity = 1024;  // batches on the sample bus
+  bool exit_when_sources_finish = false;
+};
+
+struct SourceConfig {
+  std::string name;
+  std::string type;
+  const ConnectorInfo* connector = nullptr;
+  const ConfigNode* node = nullptr;  // points into PlantConfig::root
+  bool enabled = true;
+  std::vector<SourceTagConfig> tags;
+};
+
+struct PlantConfig {
+  std::shared_ptr<const ConfigNode> root;  // keeps every node alive for the factories
+  RuntimeConfig runtime;
+  ApiConfig api;
+  HistoryConfig history;
+  std::vector<Asset> assets;
+  std::vector<AssetTemplate> templates;
+  std::vector<TagDef> tags;  // index == TagId
+  std::vector<SourceConfig> sources;
+
+  const Asset* FindAsset(std::string_view id) const;
+};
+
+// Validates the whole tree: keys, types, references (assets, templates, sources), duplicates.
+Result<PlantConfig> BuildPlantConfig(ConfigNode root);
+// Creates every enabled source (which validates its own keys: addresses, columns, files) without
+// starting it. `check` calls this; so does the runtime, which keeps what it returns.
+Result<std::vector<std::unique_ptr<Source>>> CreateSources(const PlantConfig& pc, MetricsRegistry& metrics);
+
+// Keys of each table, for validation and `plantfloor config-reference`.
+std::span<const FieldSpec> RootSpec();
+std::span<const FieldSpec> PlantSpec();
+std::span<const FieldSpec> ApiSpec();
+std::span<const FieldSpec> HistorySpec();
+std::span<const FieldSpec> AssetSpec();
+std::span<const FieldSpec> TemplateSpec();
+std::span<const FieldSpec> CommonSourceSpec();
+std::span<const FieldSpec> CommonTagSpec();
+
+// The whole reference as Markdown (README and docs are generated from it).
+std::string ConfigReferenceMarkdown();
+
+}  // namespace pf

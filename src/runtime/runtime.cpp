@@ -1,0 +1,313 @@
+#include "runtime/runtime.h"
+
+#include <cmath>
+#include <filesystem>
+
+#include <nlohmann/json.hpp>
+
+#include "core/log.h"
+
+namespace pf {
+namespace {
+constexpr size_t kMaxPending = 500'000;  // samples kept in memory while the history store fails
+constexpr size_t kFlushBatch = 20'000;
+
+double Rms(const std::vector<float>& v) {
+  if (v.empty()) return 0;
+  double acc = 0;
+  for (float x : v) acc += static_cast<double>(x) * x;
+  return std::sqrt(acc / static_cast<double>(v.size()));
+}
+}  // namespace
+
+Runtime::Runtime(PlantConfig config, MetricsRegistry& metrics)
+    : config_(std::move(config)), metrics_(metrics), bus_(config_.runtime.queue_capacity) {}
+
+Result<std::unique_ptr<Runtime>> Runtime::Create(PlantConfig config, MetricsRegistry& metrics) {
+  std::unique_ptr<Runtime> rt(new Runtime(std::move(config), metrics));
+  const PlantConfig& pc = rt->config_;
+  std::error_code ec;
+  std::filesystem::create_directories(pc.runtime.data_dir, ec);
+  if (ec) return Unavailable("cannot create data_dir '{}': {}", pc.runtime.data_dir, ec.message());
+
+  HistoryOptions ho;
+  ho.path = pc.history.path;
+  ho.retention = pc.history.retention;
+  ho.fsync_each_commit = pc.history.fsync;
+  PF_ASSIGN_OR_RETURN(rt->history_, HistoryStore::Open(ho));
+  PF_ASSIGN_OR_RETURN(rt->events_, EventStore::Open(pc.history.path));
+  for (const TagDef& t : pc.tags) {
+    PF_RETURN_IF_ERROR(rt->history_->RegisterTag(t));
+    rt->filter_.Configure(t.id, t.store, t.deadband, t.max_store_interval);
+    rt->snapshots_.push_back(TagSnapshot{t, std::nullopt, 0});
+    rt->tag_index_[t.name] = t.id;
+  }
+  for (const auto& s : pc.sources) {
+    if (!s.enabled) continue;
+    SourceState st;
+    st.name = s.name;
+    st.type = s.type;
+    for (const auto& t : s.tags) st.tags.push_back(t.id);
+    rt->source_states_.push_back(std::move(st));
+  }
+  PF_ASSIGN_OR_RETURN(rt->sources_, CreateSources(pc, metrics));
+
+  rt->samples_in_ = &metrics.GetCounter("pf_bus_samples_total", "samples accepted on the bus");
+  rt->samples_stored_ = &metrics.GetCounter("pf_history_samples_written_total", "samples written to the history store");
+  rt->samples_unknown_tag_ = &metrics.GetCounter("pf_bus_unknown_tag_total", "samples for a tag id the runtime does not know");
+  rt->blocks_in_ = &metrics.GetCounter("pf_bus_blocks_total", "waveform blocks accepted on the bus");
+  rt->events_in_ = &metrics.GetCounter("pf_events_total", "events recorded");
+  rt->history_errors_ = &metrics.GetCounter("pf_history_errors_total", "failed history commits (retried)");
+  rt->samples_dropped_ = &metrics.GetCounter("pf_history_samples_dropped_total",
+                                             "samples dropped because the history store failed for too long");
+  rt->flush_seconds_ = &metrics.GetHistogram("pf_history_commit_seconds", "time of one history commit");
+  Runtime* self = rt.get();
+  metrics.GaugeCallback("pf_queue_depth", "items waiting on a queue", {{"queue", "bus"}},
+                        [self] { return static_cast<double>(self->bus_.size()); }, self);
+  metrics.GaugeCallback("pf_queue_capacity", "capacity of a queue", {{"queue", "bus"}},
+                        [self] { return static_cast<double>(self->bus_.capacity()); }, self);
+  metrics.GaugeCallback("pf_queue_full_waits_total", "times a source was paused because a queue was full",
+                        {{"queue", "bus"}}, [self] { return static_cast<double>(self->bus_.full_waits()); }, self);
+  metrics.GaugeCallback("pf_history_bytes", "bytes on disk of the history database (with WAL)", {},
+                        [self] { return static_cast<double>(self->history_->BytesOnDisk()); }, self);
+  metrics.GaugeCallback("pf_tags", "configured tags", {}, [self] { return static_cast<double>(self->config_.tags.size()); }, self);
+
+  if (pc.api.enabled) {
+    ApiServerOptions ao;
+    ao.host = pc.api.host;
+    ao.port = pc.api.port;
+    rt->api_ = std::make_unique<ApiServer>(ao, &metrics);
+    ApiSources srcs;
+    srcs.runtime = self;
+    srcs.history = rt->history_.get();
+    srcs.events = rt->events_.get();
+    srcs.metrics = &metrics;
+    PF_RETURN_IF_ERROR(AddBuiltinRoutes(*rt->api_, srcs));
+  }
+  return rt;
+}
+
+Runtime::~Runtime() {
+  Stop();
+  metrics_.RemoveCallbacks(this);
+}
+
+Status Runtime::Start() {
+  started_at_ = Now();
+  processor_ = std::thread([this] { ProcessLoop(); });
+  housekeeper_ = std::thread([this] { Housekeeping(); });
+  started_ = true;
+  if (api_) PF_RETURN_IF_ERROR_CTX(api_->Start(), "api on {}:{}", config_.api.host, config_.api.port);
+  for (auto& s : sources_) {
+    PF_RETURN_IF_ERROR_CTX(s->Start(*this), "source '{}'", s->name());
+    PF_LOG_INFO("source '{}' started", s->name());
+  }
+  Event e;
+  e.start = e.end = started_at_;
+  e.id = NewEventId(e.start);
+  e.asset_id = config_.assets.empty() ? "" : config_.assets.front().id;
+  e.source = "runtime";
+  e.kind = "runtime_started";
+  e.severity = "info";
+  e.message = fmt::format("plantfloor started: {} sources, {} tags, {} assets", sources_.size(), config_.tags.size(),
+                          config_.assets.size());
+  Emit(std::move(e));
+  return Status::Ok();
+}
+
+void Runtime::Stop() {
+  if (!started_.exchange(false)) return;
+  for (auto& s : sources_) s->Stop();
+  bus_.Close();
+  if (processor_.joinable()) processor_.join();
+  {
+    std::lock_guard lk(hk_mu_);
+    stopping_ = true;
+  }
+  hk_cv_.notify_all();
+  if (housekeeper_.joinable()) housekeeper_.join();
+  if (api_) api_->Stop();
+  PF_LOG_INFO("runtime stopped: {} samples in, {} stored", samples_in_->value(), samples_stored_->value());
+}
+
+bool Runtime::ShouldExit() const {
+  if (!config_.runtime.exit_when_sources_finish || sources_.empty()) return false;
+  for (const auto& s : sources_)
+    if (!s->Finished()) return false;
+  return bus_.size() == 0;
+}
+
+int Runtime::api_port() const { return api_ ? api_->port() : 0; }
+
+bool Runtime::Write(std::vector<Sample>&& batch) {
+  if (batch.empty()) return true;
+  return bus_.Push(BusItem(std::move(batch)));
+}
+
+bool Runtime::WriteBlock(Block&& block) { return bus_.Push(BusItem(std::move(block))); }
+
+void Runtime::Emit(Event&& event) {
+  if (event.id.empty()) event.id = NewEventId(event.start.ns ? event.start : Now());
+  if (!bus_.Push(BusItem(std::move(event)))) PF_LOG_WARN("event dropped at shutdown");
+}
+
+void Runtime::ProcessLoop() {
+  std::vector<BusItem> items;
+  std::vector<Sample> pending, block_samples;
+  int64_t last_flush = MonotonicNs();
+  const int64_t flush_ns = config_.history.flush_interval.count();
+  for (;;) {
+    items.clear();
+    bool open = bus_.PopBatch(items, 256, std::chrono::milliseconds(50));
+    for (auto& item : items) {
+      if (auto* batch = std::get_if<std::vector<Sample>>(&item)) {
+        HandleSamples(*batch, pending);
+      } else if (auto* block = std::get_if<Block>(&item)) {
+        blocks_in_->Inc();
+        // A waveform tag keeps its block RMS as value and history; apps get the waveform itself.
+        Sample s;
+        s.tag = block->tag;
+        s.value = Rms(block->values);
+        s.source_time = block->start_time;
+        s.receive_time = Now();
+        s.seq = block->seq;
+        s.quality = block->quality;
+        s.sub = block->sub;
+        block_samples.assign(1, std::move(s));
+        HandleSamples(block_samples, pending);
+      } else if (auto* ev = std::get_if<Event>(&item)) {
+        HandleEvent(*ev);
+      }
+    }
+    int64_t now = MonotonicNs();
+    if (!pending.empty() && (pending.size() >= kFlushBatch || now - last_flush >= flush_ns || !open)) {
+      Flush(pending);
+      last_flush = now;
+    }
+    if (!open) break;
+  }
+  if (!pending.empty()) Flush(pending);
+}
+
+void Runtime::HandleSamples(std::vector<Sample>& batch, std::vector<Sample>& pending) {
+  std::lock_guard lk(state_mu_);
+  for (auto& s : batch) {
+    if (s.tag >= snapshots_.size()) {
+      samples_unknown_tag_->Inc();
+      continue;
+    }
+    samples_in_->Inc();
+    TagSnapshot& snap = snapshots_[s.tag];
+    snap.latest = s;
+    ++snap.samples;
+    const TagDef& def = snap.def;
+    if (def.context != ContextRole::kNone && s.quality != Quality::kBad)
+      contexts_[def.asset_id][def.context_key] = ValueToString(s.value);
+    for (auto& st : source_states_) {
+      if (st.name != def.source) continue;
+      if (s.quality == Quality::kGood) {
+        st.connected = true;
+        st.last_success = s.receive_time;
+      } else if (s.sub == QualitySub::kCommFailure || s.sub == QualitySub::kNotConnected) {
+        st.connected = false;
+      }
+      break;
+    }
+    if (filter_.Keep(s)) pending.push_back(s);
+  }
+}
+
+void Runtime::HandleEvent(Event& e) {
+  events_in_->Inc();
+  {
+    std::lock_guard lk(state_mu_);
+    if (auto it = contexts_.find(e.asset_id); it != contexts_.end() && e.context.empty()) e.context = it->second;
+    if (e.kind == "source_status") {
+      for (auto& st : source_states_) {
+        if (st.name != e.source && "source:" + st.name != e.source) continue;
+        auto payload = nlohmann::json::parse(e.payload_json, nullptr, false);
+        std::string state = payload.is_object() ? payload.value("state", "") : "";
+        if (state == "connected") {
+          if (st.connected || st.last_success.ns) ++st.reconnects;
+          st.connected = true;
+        } else if (state == "disconnected") {
+          st.connected = false;
+        }
+        if (e.severity != "info") st.last_error = e.message;
+      }
+    }
+  }
+  auto s = events_->Append(e);
+  if (!s.ok()) PF_LOG_ERROR("event {} not stored: {}", e.id, s.ToString());
+}
+
+void Runtime::Flush(std::vector<Sample>& pending) {
+  int64_t t0 = MonotonicNs();
+  Status s = history_->Append(pending);
+  flush_seconds_->Observe(static_cast<double>(MonotonicNs() - t0) * 1e-9);
+  if (s.ok()) {
+    samples_stored_->Inc(pending.size());
+    pending.clear();
+    return;
+  }
+  history_errors_->Inc();
+  PF_LOG_ERROR("history commit of {} samples failed (kept for retry): {}", pending.size(), s.ToString());
+  if (pending.size() > kMaxPending) {
+    size_t drop = pending.size() - kMaxPending;
+    samples_dropped_->Inc(drop);
+    PF_LOG_ERROR("history store failing: dropped the {} oldest pending samples", drop);
+    pending.erase(pending.begin(), pending.begin() + static_cast<ptrdiff_t>(drop));
+  }
+}
+
+void Runtime::Housekeeping() {
+  std::unique_lock lk(hk_mu_);
+  while (!stopping_) {
+    lk.unlock();
+    auto deleted = history_->EnforceRetention(Now());
+    if (!deleted.ok()) PF_LOG_WARN("retention: {}", deleted.status().ToString());
+    else if (*deleted > 0) PF_LOG_INFO("retention deleted {} samples", *deleted);
+    lk.lock();
+    hk_cv_.wait_for(lk, config_.history.retention_check, [&] { return stopping_; });
+  }
+}
+
+std::vector<Asset> Runtime::Assets() const { return config_.assets; }
+
+std::vector<TagSnapshot> Runtime::Tags() const {
+  std::lock_guard lk(state_mu_);
+  return snapshots_;
+}
+
+std::optional<TagSnapshot> Runtime::FindTag(std::string_view name) const {
+  auto it = tag_index_.find(name);
+  if (it == tag_index_.end()) return std::nullopt;
+  std::lock_guard lk(state_mu_);
+  return snapshots_[it->second];
+}
+
+std::vector<SourceHealth> Runtime::Sources() const {
+  std::vector<SourceHealth> out;
+  std::lock_guard lk(state_mu_);
+  for (size_t i = 0; i < source_states_.size(); ++i) {
+    const auto& st = source_states_[i];
+    SourceHealth h;
+    h.name = st.name;
+    h.type = st.type;
+    h.connected = st.connected;
+    h.finished = i < sources_.size() && sources_[i]->Finished();
+    h.last_error = st.last_error;
+    h.reconnects = st.reconnects;
+    h.last_success = st.last_success;
+    out.push_back(std::move(h));
+  }
+  return out;
+}
+
+ProductionContext Runtime::Context(std::string_view asset_id) const {
+  std::lock_guard lk(state_mu_);
+  auto it = contexts_.find(asset_id);
+  return it == contexts_.end() ? ProductionContext{} : it->second;
+}
+
+}  // namespace pf

@@ -1,0 +1,107 @@
+#pragma once
+// The running plant: sources -> one bounded bus -> the processor (latest values, production
+// context, store-on-change, history and events) -> SQLite; the API reads through RuntimeView.
+//
+// Threads: one or more per source (owned by the source), one processor, one housekeeping
+// (retention), the API's pool. Backpressure: SampleSink::Write blocks while the bus is full, so a
+// fast source is paused, never buffered without bound.
+// Shutdown (Stop): sources first, then the bus is drained and flushed, then the API, then stores.
+#include <atomic>
+#include <condition_variable>
+#include <memory>
+#include <mutex>
+#include <thread>
+#include <variant>
+#include <vector>
+
+#include "api/api_server.h"
+#include "api/routes.h"
+#include "api/runtime_view.h"
+#include "connect/source.h"
+#include "core/bounded_queue.h"
+#include "core/metrics.h"
+#include "runtime/plant_config.h"
+#include "store/event_store.h"
+#include "store/history.h"
+
+namespace pf {
+
+class Runtime final : public RuntimeView, public SampleSink {
+ public:
+  // metrics must outlive the runtime.
+  static Result<std::unique_ptr<Runtime>> Create(PlantConfig config, MetricsRegistry& metrics);
+  ~Runtime() override;
+
+  Status Start();
+  void Stop();
+  // True when exit_when_sources_finish is set and every enabled source has finished.
+  bool ShouldExit() const;
+  int api_port() const;
+  const PlantConfig& config() const { return config_; }
+  HistoryStore* history() { return history_.get(); }
+  EventStore* events() { return events_.get(); }
+
+  // SampleSink (called by sources, any thread)
+  bool Write(std::vector<Sample>&& batch) override;
+  bool WriteBlock(Block&& block) override;
+  void Emit(Event&& event) override;
+
+  // RuntimeView (called by API threads)
+  std::vector<Asset> Assets() const override;
+  std::vector<TagSnapshot> Tags() const override;
+  std::optional<TagSnapshot> FindTag(std::string_view name) const override;
+  std::vector<SourceHealth> Sources() const override;
+  ProductionContext Context(std::string_view asset_id) const override;
+  Timestamp StartedAt() const override { return started_at_; }
+
+ private:
+  using BusItem = std::variant<std::vector<Sample>, Block, Event>;
+  struct SourceState {
+    std::string name, type;
+    std::vector<TagId> tags;
+    bool connected = false;
+    std::string last_error;
+    uint64_t reconnects = 0;
+    Timestamp last_success;
+  };
+
+  Runtime(PlantConfig config, MetricsRegistry& metrics);
+  void ProcessLoop();
+  void Housekeeping();
+  void HandleSamples(std::vector<Sample>& batch, std::vector<Sample>& pending);
+  void HandleEvent(Event& e);
+  void Flush(std::vector<Sample>& pending);
+
+  PlantConfig config_;
+  MetricsRegistry& metrics_;
+  std::unique_ptr<HistoryStore> history_;
+  std::unique_ptr<EventStore> events_;
+  std::vector<std::unique_ptr<Source>> sources_;
+  std::unique_ptr<ApiServer> api_;
+  BoundedQueue<BusItem> bus_;
+  ChangeFilter filter_;  // processor thread only
+
+  mutable std::mutex state_mu_;  // guards snapshots_, contexts_, source_states_
+  std::vector<TagSnapshot> snapshots_;  // index == TagId
+  std::map<std::string, ProductionContext, std::less<>> contexts_;
+  std::vector<SourceState> source_states_;
+  std::map<std::string, size_t, std::less<>> tag_index_;
+
+  std::thread processor_, housekeeper_;
+  std::mutex hk_mu_;
+  std::condition_variable hk_cv_;
+  bool stopping_ = false;
+  std::atomic<bool> started_{false};
+  Timestamp started_at_;
+
+  Counter* samples_in_ = nullptr;
+  Counter* samples_stored_ = nullptr;
+  Counter* samples_unknown_tag_ = nullptr;
+  Counter* blocks_in_ = nullptr;
+  Counter* events_in_ = nullptr;
+  Counter* history_errors_ = nullptr;
+  Counter* samples_dropped_ = nullptr;
+  Histogram* flush_seconds_ = nullptr;
+};
+
+}  // namespace pf

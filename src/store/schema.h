@@ -1,0 +1,35 @@
+#pragma once
+// The one place where the store's SQLite schema is defined and migrated.
+//
+// The schema version is PRAGMA user_version; each applied migration is also recorded in the table
+// schema_version(version, applied_ns, description) for diagnostics. Migrations run in order inside
+// one BEGIN IMMEDIATE transaction, so two connections opening the same file at once (history and
+// events share it) never apply a step twice. A database written by a newer build (user_version
+// above kSchemaVersion) is refused with kFailedPrecondition rather than guessed at.
+//
+// Version 1:
+//   tags(id, name UNIQUE, asset, unit, description, source)       name <-> stable db id
+//   samples(tag, t, v, q, seq, rd) PRIMARY KEY(tag, t) WITHOUT ROWID
+//     t   source time, UTC ns
+//     v   the value, typed by sqlite storage class: REAL (double), INTEGER (int64, bool),
+//         TEXT (string), NULL (no value, or NaN)
+//     q   kind<<16 | quality<<8 | sub; kind 0 = as the storage class says, 1 = bool, 2 = NaN.
+//         A good double has q = 0, which sqlite stores in zero bytes.
+//     seq per-source sequence number
+//     rd  receive time - source time, ns (small for live sources, so a short varint)
+//     Same tag and source time twice: the later append replaces the earlier (keep last).
+//   events(id UNIQUE, schema_version, asset, source, start_ns, end_ns, kind, severity,
+//          message, payload, model_version, operator, comment, refers_to, context)
+//     payload and context are JSON object text; index events_start(start_ns, id).
+#include "core/status.h"
+
+namespace pf::store {
+
+class Database;
+
+constexpr int kSchemaVersion = 1;
+
+// Brings the database to kSchemaVersion.
+Status Migrate(Database& db);
+
+}  // namespace pf::store
