@@ -127,7 +127,25 @@ void Runtime::Stop() {
   hk_cv_.notify_all();
   if (housekeeper_.joinable()) housekeeper_.join();
   if (api_) api_->Stop();
-  PF_LOG_INFO("runtime stopped: {} samples in, {} stored", samples_in_->value(), samples_stored_->value());
+  // The run's account, kept in the events table: what came in, what was stored, how often the
+  // bus was full (a source paused by backpressure).
+  Event e;
+  e.start = e.end = Now();
+  e.id = NewEventId(e.start);
+  e.asset_id = config_.assets.empty() ? "" : config_.assets.front().id;
+  e.source = "runtime";
+  e.kind = "runtime_stopped";
+  e.severity = "info";
+  nlohmann::json payload = {{"samples_in", samples_in_->value()},
+                            {"samples_stored", samples_stored_->value()},
+                            {"samples_dropped", samples_dropped_->value()},
+                            {"bus_full_waits", bus_.full_waits()},
+                            {"events", events_in_->value()}};
+  e.payload_json = payload.dump();
+  e.message = fmt::format("plantfloor stopped: {} samples in, {} stored, sources paused {} times by backpressure",
+                          samples_in_->value(), samples_stored_->value(), bus_.full_waits());
+  if (auto s = events_->Append(e); !s.ok()) PF_LOG_ERROR("runtime_stopped event not stored: {}", s.ToString());
+  PF_LOG_INFO("{}", e.message);
 }
 
 bool Runtime::ShouldExit() const {

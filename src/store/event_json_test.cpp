@@ -30,7 +30,7 @@ TEST(EventJson, FieldNamesAndFormats) {
   nlohmann::json j = nlohmann::json::parse(EventToJson(Sample()));
   EXPECT_EQ(j, nlohmann::json::parse(R"({
     "schema_version": 1, "id": "0018a1b2c3d4e5f600000001", "asset": "press7",
-    "source": "spc:press7.temp", "start": "2026-05-28T20:26:40.123Z", "end": "2026-05-28T20:26:41.456Z",
+    "source": "spc:press7.temp", "start": "2026-05-28T20:26:40.123000000Z", "end": "2026-05-28T20:26:41.456000000Z",
     "kind": "alert", "severity": "high", "message": "rule WE1: point beyond 3 sigma",
     "payload": {"rule": "WE1", "value": 3.5}, "model_version": "chart-3", "operator": "ana",
     "comment": "seen", "refers_to": "0018a1b2c3d4e5f600000000", "context": {"product": "P-100"}})"));

@@ -1,0 +1,1 @@
+pf_fuzz(fuzz_modbus SOURCES fuzz_modbus.cpp DEPS pf_connect_modbus)
