@@ -25,7 +25,7 @@ build:
 
 build-fuzz:
 	CC=clang-14 CXX=clang++-14 cmake -S . -B $(FUZZ_BUILD) -G Ninja -DPF_BUILD_FUZZ=ON -DPF_BUILD_TESTS=OFF \
-	  -DPF_BUILD_BENCH=OFF -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+	  -DPF_BUILD_BENCH=OFF -DPF_FUZZ_SECONDS=30 -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
 	ninja -C $(FUZZ_BUILD) -j$(JOBS) fuzz_targets
 
 unit peer golden:

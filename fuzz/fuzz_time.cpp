@@ -8,8 +8,7 @@
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   std::string_view s(reinterpret_cast<const char*>(data), size);
   auto t = pf::ParseRfc3339(s);
-  constexpr int64_t kYear9000Ns = 221845392000LL * 1'000'000'000;  // 9000-01-01
-  if (t.ok() && t->ns >= 0 && t->ns < kYear9000Ns) {
+  if (t.ok() && t->ns >= 0) {
     auto again = pf::ParseRfc3339(pf::FormatRfc3339(*t, 9));
     if (!again.ok() || again->ns != t->ns) __builtin_trap();  // round trip must be exact
   }

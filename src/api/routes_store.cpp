@@ -14,11 +14,12 @@ struct Window {
   Timestamp from, to;
 };
 
-// from/to default to the last hour before now (or before `to`, or after `from`).
-ApiResponse ParseWindow(const ApiRequest& req, Window* w) {
+// from/to default to the hour up to `latest` (the tag's newest sample, so a replay of old data
+// shows its recent hour; now when the tag has none), or the hour before `to` / after `from`.
+ApiResponse ParseWindow(const ApiRequest& req, Timestamp latest, Window* w) {
   PF_API_ASSIGN_OR_RESPOND(std::optional<Timestamp> from, TimeParam(req, "from"), "from");
   PF_API_ASSIGN_OR_RESPOND(std::optional<Timestamp> to, TimeParam(req, "to"), "to");
-  w->to = to ? *to : (from ? *from + kDefaultHistoryWindow : Now());
+  w->to = to ? *to : (from ? *from + kDefaultHistoryWindow : latest);
   w->from = from ? *from : w->to - kDefaultHistoryWindow;
   if (w->from >= w->to)
     return ApiResponse::Error(InvalidArgument("'to' ({}) must be after 'from' ({})", FormatRfc3339(w->to, 9),
@@ -32,7 +33,8 @@ ApiResponse History(const ApiSources& src, const ApiRequest& req) {
   auto tag = src.runtime->FindTag(name);
   if (!tag) return ApiResponse::Error(NotFound("tag '{}' is not defined", name));
   Window w;
-  if (ApiResponse bad = ParseWindow(req, &w); bad.status != 200) return bad;
+  Timestamp latest = tag->latest ? tag->latest->source_time + Duration(1) : Now();
+  if (ApiResponse bad = ParseWindow(req, latest, &w); bad.status != 200) return bad;
   PF_API_ASSIGN_OR_RESPOND(std::optional<size_t> max_points, CountParam(req, "max_points", kMaxRawPoints),
                            "max_points");
   if (!src.history) return ApiResponse::Error(Unavailable("history is not stored in this process"));

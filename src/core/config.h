@@ -24,6 +24,8 @@ struct ConfigLocation {
   std::string ToString() const;  // "plant.toml:12" ("plant.toml" when line is 0)
 };
 
+struct ConfigField;
+
 class ConfigNode {
  public:
   enum class Kind { kNull, kBool, kInt, kDouble, kString, kArray, kTable };
@@ -35,7 +37,7 @@ class ConfigNode {
   std::string s;
   bool expanded = false;  // a string that came from ${VAR} expansion (may convert to a number)
   std::vector<ConfigNode> items;                         // kArray
-  std::vector<std::pair<std::string, ConfigNode>> fields;  // kTable, in file order
+  std::vector<ConfigField> fields;  // kTable, in file order
   ConfigLocation loc;
   std::string path;  // dotted key path: "sources.modbus[0].tags[2].address"
 
@@ -44,6 +46,14 @@ class ConfigNode {
   bool IsArray() const { return kind == Kind::kArray; }
   static std::string_view KindName(Kind k);  // "an integer", "a string", ...
   std::string Describe() const;              // kind plus a short rendering of the value
+};
+
+// One key of a table. A named struct rather than std::pair, which may not hold the still
+// incomplete ConfigNode (clang rejects it).
+struct ConfigField {
+  ConfigField(std::string k, ConfigNode v) : first(std::move(k)), second(std::move(v)) {}
+  std::string first;
+  ConfigNode second;
 };
 
 // "file:line: path: message", InvalidArgument.

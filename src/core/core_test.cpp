@@ -39,6 +39,10 @@ TEST(Time, Rfc3339RoundTrip) {
   EXPECT_EQ(off->ns, t->ns);
   EXPECT_EQ(ParseRfc3339("2026-11-25 13:45:00").status().code(), StatusCode::kInvalidArgument);
   EXPECT_EQ(FormatRfc3339(Timestamp{0}, 0), "1970-01-01T00:00:00Z");
+  EXPECT_EQ(ParseRfc3339("9999-12-31T23:59:59Z").status().message(),
+            "'9999-12-31T23:59:59Z' is outside the representable range (1677-09-22 to 2262-04-10)");
+  EXPECT_EQ(ParseRfc3339("1969-12-31T23:59:59.5Z")->ns, -500'000'000);
+  EXPECT_EQ(FormatRfc3339(Timestamp{-500'000'000}), "1969-12-31T23:59:59.500Z");
 }
 
 TEST(Time, Durations) {
@@ -46,6 +50,7 @@ TEST(Time, Durations) {
   EXPECT_EQ(ParseDuration("1.5s")->count(), 1'500'000'000);
   EXPECT_EQ(ParseDuration("7d")->count(), 7LL * 86400 * 1'000'000'000);
   EXPECT_FALSE(ParseDuration("10 parsecs").ok());
+  EXPECT_EQ(ParseDuration("1000000d").status().message(), "'1000000d' is too long a duration (at most about 292 years)");
   EXPECT_EQ(FormatDuration(std::chrono::milliseconds(100)), "100ms");
 }
 

@@ -1,6 +1,8 @@
 #include "core/time.h"
 
 #include <charconv>
+#include <climits>
+#include <cstdint>
 #include <cstdio>
 #include <ctime>
 
@@ -111,6 +113,10 @@ Result<Timestamp> ParseRfc3339(std::string_view s) {
   if (pos != s.size()) return bad("trailing characters");
   int64_t days = DaysFromCivil(y, static_cast<unsigned>(mo), static_cast<unsigned>(d));
   int64_t secs = days * 86400 + h * 3600 + mi * 60 + se - offset_s;
+  // int64 nanoseconds cover 1677-09-21 to 2262-04-11.
+  constexpr int64_t kMaxSecs = INT64_MAX / 1'000'000'000 - 1;
+  if (secs > kMaxSecs || secs < -kMaxSecs)
+    return OutOfRange("'{}' is outside the representable range (1677-09-22 to 2262-04-10)", s);
   return Timestamp{secs * 1'000'000'000 + frac_ns};
 }
 
@@ -135,6 +141,7 @@ Result<Duration> ParseDuration(std::string_view s) {
   else if (unit == "h") mult = 3600e9;
   else if (unit == "d") mult = 86400e9;
   else return bad();
+  if (v * mult > 9.2e18) return InvalidArgument("'{}' is too long a duration (at most about 292 years)", s);
   return Duration(static_cast<int64_t>(v * mult));
 }
 
