@@ -94,9 +94,16 @@ class ProcSnapshot:
 
     def __init__(self, pid):
         self.wall = time.monotonic()
-        with open(f"/proc/{pid}/stat") as f:
-            fields = f.read().rsplit(")", 1)[1].split()
-        self.cpu_s = (int(fields[11]) + int(fields[12])) / CLK_TCK  # utime + stime
+        self.user_s, self.sys_s = self._cpu(f"/proc/{pid}/stat")
+        self.cpu_s = self.user_s + self.sys_s
+        self.tasks = {}  # tid -> (name, user s, sys s): per-thread CPU, a poor man's profile
+        for tid in sorted(int(t) for t in os.listdir(f"/proc/{pid}/task")):
+            try:
+                with open(f"/proc/{pid}/task/{tid}/comm") as f:
+                    name = f.read().strip()
+                self.tasks[tid] = (name, *self._cpu(f"/proc/{pid}/task/{tid}/stat"))
+            except OSError:
+                pass  # the thread ended meanwhile
         status = {}
         with open(f"/proc/{pid}/status") as f:
             for line in f:
@@ -112,6 +119,21 @@ class ProcSnapshot:
                 io[key] = int(value)
         self.write_bytes = io["write_bytes"]
         self.wchar = io["wchar"]
+
+
+    @staticmethod
+    def _cpu(stat_path):
+        with open(stat_path) as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        return int(fields[11]) / CLK_TCK, int(fields[12]) / CLK_TCK  # utime, stime
+
+
+def thread_cpu(a, b):
+    """Per-thread CPU % of one core over the window, threads in creation order (tid order):
+    [(name, user %, sys %)], threads that exist at both ends only."""
+    w = b.wall - a.wall
+    return [(b.tasks[t][0], 100 * (b.tasks[t][1] - a.tasks[t][1]) / w, 100 * (b.tasks[t][2] - a.tasks[t][2]) / w)
+            for t in sorted(b.tasks) if t in a.tasks]
 
 
 def cpu_pct(a, b):
@@ -322,9 +344,13 @@ def window_figures(ma, mb, pa, pb):
         "samples_stored": stored,
         "samples_stored_per_s": stored / seconds,
         "cpu_pct": cpu_pct(pa, pb),
+        "cpu_user_pct": 100 * (pb.user_s - pa.user_s) / seconds,
+        "cpu_sys_pct": 100 * (pb.sys_s - pa.sys_s) / seconds,
+        "threads_cpu": thread_cpu(pa, pb),
         "write_bytes": written,
         "write_bytes_per_sample_read": written / read if read else float("nan"),
         "write_bytes_per_sample_stored": written / stored if stored else float("nan"),
+        "write_mb_per_s": written / seconds / 1e6,
         "wchar_bytes": pb.wchar - pa.wchar,
         "db_growth_bytes": None,  # filled by the caller
     }
@@ -340,7 +366,8 @@ def run_plantfloor(args, port, store, workdir):
     try:
         m = reader.wait_for(r"api: listening on (http://\S+)", 20)
         if not m:
-            raise BenchError(f"plantfloor did not report its API address:\n{reader.text()}")
+            state = f"exited with code {p.wait(5)}" if p.poll() is not None or not reader.thread.is_alive() else "running"
+            raise BenchError(f"plantfloor ({state}) did not report its API address:\n{reader.text()}")
         api = m.group(1)
         wait_polling(api, reader, p)
         time.sleep(max(0.0, args.warmup - 1.0))
@@ -464,6 +491,8 @@ def run_pymodbus(args, port):
         "cycle_mean_ms": 1e3 * sum(times) / len(times) if times else float("nan"),
         "cycle_times": times,
         "cpu_pct": cpu_pct(pa, pb),
+        "cpu_user_pct": 100 * (pb.user_s - pa.user_s) / (pb.wall - pa.wall),
+        "cpu_sys_pct": 100 * (pb.sys_s - pa.sys_s) / (pb.wall - pa.wall),
         "peak_rss_mib": pb.hwm_kb / 1024.0,
         "exit_code": rc,
     }
@@ -495,9 +524,8 @@ def checks(results, planned, args):
     return problems
 
 
-def ratios(results):
-    pf = results["plantfloor"]["on_change"]
-    pm = results["pymodbus"]
+def ratios(pf, pm):
+    """plantfloor (one store mode) / pymodbus. Cycle quantiles of both come from the same buckets."""
     bounds = [b for b, _ in pf["cycle_buckets"] if b != float("inf")]
     pm_b = to_buckets(pm["cycle_times"], bounds)
     pm_b50, pm_b99 = 1e3 * bucket_quantile(pm_b, 0.5), 1e3 * bucket_quantile(pm_b, 0.99)
@@ -513,52 +541,55 @@ def ratios(results):
     }
 
 
+TABLE_ROWS = [  # label, format, key in a plantfloor result, key in the pymodbus result (None: "-")
+    ("requests per poll (measured)", "{:.2f}", "requests_per_poll", "requests_per_poll"),
+    ("polls / cycles in window", "{:.0f}", "polls", "cycles"),
+    ("skipped cycles", "{:.0f}", "skipped_cycles", "skipped_cycles"),
+    ("Modbus errors", "{:.0f}", "errors", "errors"),
+    ("cycle p50 ms", "{:.3f}", "cycle_p50_ms", "cycle_p50_ms"),
+    ("cycle p99 ms", "{:.3f}", "cycle_p99_ms", "cycle_p99_ms"),
+    ("cycle mean ms", "{:.3f}", "cycle_mean_ms", "cycle_mean_ms"),
+    ("CPU % of one core", "{:.2f}", "cpu_pct", "cpu_pct"),
+    ("  of which user", "{:.2f}", "cpu_user_pct", "cpu_user_pct"),
+    ("  of which kernel", "{:.2f}", "cpu_sys_pct", "cpu_sys_pct"),
+    ("peak RSS MiB (VmHWM)", "{:.1f}", "peak_rss_mib", "peak_rss_mib"),
+    ("samples read /s", "{:.0f}", "samples_read_per_s", None),
+    ("samples stored /s", "{:.0f}", "samples_stored_per_s", None),
+    ("bytes written / sample read", "{:.1f}", "write_bytes_per_sample_read", None),
+    ("bytes written / sample stored", "{:.1f}", "write_bytes_per_sample_stored", None),
+    ("MB written / s", "{:.2f}", "write_mb_per_s", None),
+    ("db+wal growth / sample read", "{:.1f}", "db_growth_bytes_per_sample_read", None),
+    ("db+wal growth / sample stored", "{:.1f}", "db_growth_bytes_per_sample_stored", None),
+    ("db after exit / sample stored", "{:.1f}", "db_bytes_final_per_sample_stored", None),
+    ("exit code after SIGTERM", "{}", "exit_code", "exit_code"),
+    ("shutdown s", "{:.2f}", "stop_s", None),
+]
+
+
 def print_table(results, planned):
-    pf, pm, rt = results["plantfloor"], results["pymodbus"], results["ratios"]
-    on, al = pf["on_change"], pf["all"]
+    pf, pm = results["plantfloor"], results["pymodbus"]
     print(f"\nModbus polling benchmark: {len(tag_addresses())} tags, poll {POLL_S * 1e3:.0f} ms, "
           f"{planned} block reads planned per poll, window {results['seconds']} s after {results['warmup']} s warmup, "
           f"history flush_interval {results['flush_interval']}")
     print(f"machine: {results['machine']['cpu']}, {results['machine']['cores']} cores, kernel "
           f"{results['machine']['kernel']}; load average at start {results['load_avg_start']}")
-    rows = [
-        ("requests per poll (measured)", "{:.2f}", "requests_per_poll"),
-        ("polls / cycles in window", "{:.0f}", None),
-        ("skipped cycles", "{:.0f}", "skipped_cycles"),
-        ("Modbus errors", "{:.0f}", "errors"),
-        ("cycle p50 ms", "{:.3f}", "cycle_p50_ms"),
-        ("cycle p99 ms", "{:.3f}", "cycle_p99_ms"),
-        ("cycle mean ms", "{:.3f}", "cycle_mean_ms"),
-        ("CPU % of one core", "{:.2f}", "cpu_pct"),
-        ("peak RSS MiB (VmHWM)", "{:.1f}", "peak_rss_mib"),
-    ]
-    print(f"\n{'':34}{'plantfloor on_change':>22}{'plantfloor all':>18}{'pymodbus loop':>16}")
-    for label, fmtx, key in rows:
-        if key is None:
-            vals = [on["polls"], al["polls"], pm["cycles"]]
-        else:
-            vals = [on[key], al[key], pm[key]]
-        print(f"{label:34}" + "".join(f"{fmtx.format(v):>{w}}" for v, w in zip(vals, (22, 18, 16))))
-    disk_rows = [
-        ("samples read /s", "{:.0f}", "samples_read_per_s"),
-        ("samples stored /s", "{:.0f}", "samples_stored_per_s"),
-        ("bytes written / sample read", "{:.1f}", "write_bytes_per_sample_read"),
-        ("bytes written / sample stored", "{:.1f}", "write_bytes_per_sample_stored"),
-        ("db+wal growth / sample read", "{:.1f}", "db_growth_bytes_per_sample_read"),
-        ("db+wal growth / sample stored", "{:.1f}", "db_growth_bytes_per_sample_stored"),
-        ("db after exit / sample stored", "{:.1f}", "db_bytes_final_per_sample_stored"),
-        ("exit code after SIGTERM", "{}", "exit_code"),
-        ("shutdown s", "{:.2f}", "stop_s"),
-    ]
-    for label, fmtx, key in disk_rows:
-        print(f"{label:34}" + f"{fmtx.format(on[key]):>22}{fmtx.format(al[key]):>18}{'-':>16}")
+    heads = [f"plantfloor {store}" for store in pf] + ["pymodbus loop"]
+    print(f"\n{'':32}" + "".join(f"{h:>22}" for h in heads))
+    for label, fmtx, key, pm_key in TABLE_ROWS:
+        cells = [fmtx.format(r[key]) for r in pf.values()] + [fmtx.format(pm[pm_key]) if pm_key else "-"]
+        print(f"{label:32}" + "".join(f"{c:>22}" for c in cells))
     print("\nbytes written = /proc/<pid>/io write_bytes (what the process sent to storage: db, WAL, checkpoints).")
     print("plantfloor cycle times: interpolated inside the pf_modbus_poll_seconds buckets "
           "(bounds 0.1/0.25/0.5/1/2.5/5/10 ms ...); pymodbus: exact.")
     print("The pymodbus loop only reads and decodes (no storage, no API, no bus); plantfloor runs the whole runtime.")
-    print(f"\nratios plantfloor(on_change) / pymodbus: CPU {rt['cpu']:.2f}x, cycle p50 {rt['cycle_p50']:.2f}x, "
-          f"p99 {rt['cycle_p99']:.2f}x (both bucketed: pymodbus p50 {rt['pymodbus_bucketed_p50_ms']:.3f} ms, "
-          f"p99 {rt['pymodbus_bucketed_p99_ms']:.3f} ms), mean {rt['cycle_mean']:.2f}x, peak RSS {rt['peak_rss']:.2f}x")
+    for store, r in pf.items():
+        busy = [f"#{i} {u + k:.2f}% ({u:.2f} user)" for i, (_, u, k) in enumerate(r["threads_cpu"]) if u + k > 0]
+        print(f"plantfloor {store}: CPU by thread (creation order, idle ones left out): {', '.join(busy) or 'none'}")
+    print()
+    for store, rt in results["ratios"].items():
+        print(f"ratios plantfloor({store}) / pymodbus: CPU {rt['cpu']:.2f}x, cycle p50 {rt['cycle_p50']:.2f}x, "
+              f"p99 {rt['cycle_p99']:.2f}x (same buckets: pymodbus p50 {rt['pymodbus_bucketed_p50_ms']:.3f} ms, "
+              f"p99 {rt['pymodbus_bucketed_p99_ms']:.3f} ms), mean {rt['cycle_mean']:.2f}x, peak RSS {rt['peak_rss']:.2f}x")
     for store, r in pf.items():
         cpu_ok = "met" if r["cpu_pct"] < CPU_TARGET_PCT else "MISSED"
         rss_ok = "met" if r["peak_rss_mib"] < RSS_TARGET_MB else "MISSED"
@@ -597,6 +628,8 @@ def main():
     ap.add_argument("--seconds", type=float, default=60, help="measured window per run (default 60)")
     ap.add_argument("--warmup", type=float, default=3, help="seconds before the window (default 3)")
     ap.add_argument("--flush-interval", help='[history] flush_interval, e.g. "1s" (default: the runtime default)')
+    ap.add_argument("--stores", default="on_change,all", type=lambda v: v.split(","),
+                    help='store modes to run plantfloor with, in order (default "on_change,all"; also "none")')
     ap.add_argument("--json", action="store_true", help="print one JSON object instead of the table")
     ap.add_argument("--enforce-targets", action="store_true", help="exit 1 when a CPU or RSS target is missed")
     ap.add_argument("--keep", action="store_true", help="keep the work folder (configs, databases)")
@@ -606,6 +639,9 @@ def main():
         return pymodbus_client_main(args.pymodbus_client, args.warmup, args.seconds)
     if not args.bin or not args.server:
         ap.error("--bin and --server are required")
+    bad = [s for s in args.stores if s not in ("on_change", "all", "none")]
+    if bad or not args.stores:
+        ap.error(f"--stores: {','.join(bad) or 'empty'}: expected on_change, all or none")
 
     planned = len(plan_blocks(tag_addresses()))
     results = {"seconds": args.seconds, "warmup": args.warmup, "flush_interval": args.flush_interval or "default", "machine": machine(),
@@ -619,7 +655,7 @@ def main():
         if not m:
             raise BenchError(f"modbus_bench_server did not start:\n{server_out.text()}")
         port = int(m.group(1))
-        for store in ("on_change", "all"):
+        for store in args.stores:
             results["plantfloor"][store] = run_plantfloor(args, port, store, workdir)
         results["pymodbus"] = run_pymodbus(args, port)
     except BenchError as e:
@@ -633,7 +669,7 @@ def main():
     results["server_requests_served"] = int(m.group(1)) if m else None
     results["server_exit_code"] = server_rc
     results["load_avg_end"] = tuple(round(x, 2) for x in os.getloadavg())
-    results["ratios"] = ratios(results)
+    results["ratios"] = {store: ratios(r, results["pymodbus"]) for store, r in results["plantfloor"].items()}
     problems = checks(results, planned, args)
     if args.enforce_targets:
         for store, r in results["plantfloor"].items():
