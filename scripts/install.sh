@@ -10,10 +10,12 @@ packages=(
   g++ cmake ninja-build ccache pkg-config make clang-14 libclang-rt-14-dev
   # libraries (permissive or LGPL, dynamically linked)
   libmodbus-dev libsqlite3-dev libspdlog-dev libfmt-dev nlohmann-json3-dev libcpp-httplib-dev
-  libtomlplusplus-dev libcli11-dev libssl-dev libsystemd-dev
+  libtomlplusplus-dev libcli11-dev libssl-dev libsystemd-dev libpaho-mqttpp-dev libpaho-mqtt-dev openssl
   # tests and benchmarks
   libgtest-dev libgmock-dev libbenchmark-dev socat sqlite3 tzdata python3-pymodbus python3-serial python3-serial-asyncio mbpoll
   mosquitto mosquitto-clients procps curl
+  # packaging and service tests: dpkg-shlibdeps (cpack), systemd-analyze
+  dpkg-dev systemd
 )
 
 missing=()

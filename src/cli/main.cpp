@@ -10,6 +10,7 @@
 #include "runtime/config_loader.h"
 #include "runtime/plant_config.h"
 #include "runtime/runtime.h"
+#include "runtime/service_notify.h"
 
 namespace pf {
 namespace {
@@ -39,6 +40,26 @@ int Check(const std::string& path) {
   return 0;
 }
 
+// A failed notification is logged, never fatal: the plant keeps running without its supervisor's view.
+void Notify(const Status& st) {
+  if (!st.ok()) PF_LOG_WARN("{}", st.message());
+}
+void Notify(const Result<bool>& r) { Notify(r.status()); }
+
+std::string RunningStatus(const Runtime& rt) {
+  const PlantConfig& c = rt.config();
+  std::string api = rt.api_port() ? fmt::format("API on {}:{}", c.api.host, rt.api_port()) : "API off";
+  return fmt::format("running: {} sources, {} tags, {}", c.sources.size(), c.tags.size(), api);
+}
+
+// 200 ms, or less when the watchdog needs pings more often than every 400 ms.
+timespec LoopTick(const ServiceNotifier& service) {
+  std::chrono::microseconds tick = std::chrono::milliseconds(200);
+  if (service.keepalive_interval().count() > 0) tick = std::min(tick, service.keepalive_interval() / 2);
+  tick = std::max(tick, std::chrono::microseconds(1000));
+  return timespec{static_cast<time_t>(tick.count() / 1'000'000), static_cast<long>(tick.count() % 1'000'000) * 1000};
+}
+
 int Run(const std::string& path, const std::string& log_level) {
   auto pc = LoadPlant(path);
   if (!pc.ok()) {
@@ -54,29 +75,39 @@ int Run(const std::string& path, const std::string& log_level) {
   pthread_sigmask(SIG_BLOCK, &set, nullptr);
   std::signal(SIGPIPE, SIG_IGN);
 
+  ServiceNotifier service = ServiceNotifier::FromEnvironment();
+  Notify(service.SetStatus("starting"));
   MetricsRegistry metrics;
   auto rt = Runtime::Create(std::move(*pc), metrics);
   if (!rt.ok()) {
     std::cerr << "error: " << rt.status().message() << "\n";
+    Notify(service.SetStatus("failed: " + rt.status().message()));
     return rt.status().code() == StatusCode::kInvalidArgument ? kExitConfig : kExitRuntime;
   }
   Status started = (*rt)->Start();
   if (!started.ok()) {
     std::cerr << "error: " << started.message() << "\n";
+    Notify(service.SetStatus("failed: " + started.message()));
     (*rt)->Stop();
     return kExitRuntime;
   }
   if ((*rt)->api_port()) PF_LOG_INFO("API on http://{}:{}/api/v1/health", (*rt)->config().api.host, (*rt)->api_port());
-  timespec tick{0, 200'000'000};
-  int sig = 0;
+  Notify(service.Ready(RunningStatus(**rt)));
+  const timespec tick = LoopTick(service);
   for (;;) {
-    sig = sigtimedwait(&set, nullptr, &tick);
+    // The watchdog is fed only while the processor turns too: a hung processor (the thread that
+    // commits what the sources read) stops the pings and systemd restarts the service.
+    if ((*rt)->Alive()) Notify(service.KeepAlive());
+    else PF_LOG_ERROR("processor thread has not turned for several commit windows: watchdog not fed");
+    int sig = sigtimedwait(&set, nullptr, &tick);
     if (sig == SIGINT || sig == SIGTERM) {
       PF_LOG_INFO("signal {}: shutting down", sig);
+      Notify(service.Stopping(fmt::format("stopping: signal {}", sig)));
       break;
     }
     if ((*rt)->ShouldExit()) {
       PF_LOG_INFO("every source finished: shutting down");
+      Notify(service.Stopping("stopping: every source finished"));
       break;
     }
   }

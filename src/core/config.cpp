@@ -67,8 +67,37 @@ std::string_view FieldTypeName(FieldType t) {
     case FieldType::kTable: return "a table";
     case FieldType::kTableArray: return "an array of tables";
     case FieldType::kAny: return "any value";
+    case FieldType::kBytes: return "a size (\"512MB\", \"64KiB\") or bytes";
   }
   return "?";
+}
+
+Result<uint64_t> ParseByteSize(std::string_view s) {
+  auto bad = [&] {
+    return InvalidArgument("'{}' is not a size; expected a number with a unit: B, kB, MB, GB, KiB, MiB, GiB (e.g. 512MB)", s);
+  };
+  size_t i = 0;
+  while (i < s.size() && ((s[i] >= '0' && s[i] <= '9') || s[i] == '.')) ++i;
+  if (i == 0) return bad();
+  double v = 0;
+  auto [p, ec] = std::from_chars(s.data(), s.data() + i, v);
+  if (ec != std::errc() || p != s.data() + i) return bad();
+  std::string_view unit = s.substr(i);
+  while (!unit.empty() && unit.front() == ' ') unit.remove_prefix(1);
+  double mult;
+  if (unit.empty() || unit == "B") mult = 1;
+  else if (unit == "kB" || unit == "KB") mult = 1e3;
+  else if (unit == "MB") mult = 1e6;
+  else if (unit == "GB") mult = 1e9;
+  else if (unit == "TB") mult = 1e12;
+  else if (unit == "KiB") mult = 1024.0;
+  else if (unit == "MiB") mult = 1024.0 * 1024;
+  else if (unit == "GiB") mult = 1024.0 * 1024 * 1024;
+  else if (unit == "TiB") mult = 1024.0 * 1024 * 1024 * 1024;
+  else return bad();
+  double bytes = v * mult;
+  if (bytes > 1.8e19) return bad();
+  return static_cast<uint64_t>(bytes);
 }
 
 namespace {
@@ -117,6 +146,7 @@ Status CheckType(const ConfigNode& node, FieldType type) {
       good = node.IsArray() && AllItems(node, [](const ConfigNode& n) { return n.IsTable(); });
       break;
     case FieldType::kAny: good = true; break;
+    case FieldType::kBytes: good = node.kind == ConfigNode::Kind::kString || IsInt(node); break;
   }
   if (good) return Status::Ok();
   return ConfigError(node, fmt::format("expected {}, got {}", FieldTypeName(type), node.Describe()));
@@ -227,6 +257,19 @@ Result<Duration> ConfigReader::Dur(std::string_view key, Duration def) const {
   if (!d.ok()) return ConfigError(*n, d.status().message());
   if (d->count() < 0) return ConfigError(*n, "a duration must not be negative");
   return *d;
+}
+
+Result<uint64_t> ConfigReader::Bytes(std::string_view key, uint64_t def) const {
+  const ConfigNode* n = table_.Find(key);
+  if (!n) return def;
+  PF_RETURN_IF_ERROR(CheckType(*n, FieldType::kBytes));
+  if (n->kind == ConfigNode::Kind::kInt) {
+    if (n->i < 0) return ConfigError(*n, "a size must not be negative");
+    return static_cast<uint64_t>(n->i);
+  }
+  auto b = ParseByteSize(n->s);
+  if (!b.ok()) return ConfigError(*n, b.status().message());
+  return *b;
 }
 
 Result<std::vector<std::string>> ConfigReader::Strings(std::string_view key) const {

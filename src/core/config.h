@@ -62,7 +62,8 @@ Status ConfigError(const ConfigNode& node, std::string_view message);
 Status ConfigErrorKey(const ConfigNode& table, std::string_view key, std::string_view message);
 
 enum class FieldType {
-  kBool, kInt, kDouble, kString, kDuration, kStringArray, kIntArray, kDoubleArray, kTable, kTableArray, kAny
+  kBool, kInt, kDouble, kString, kDuration, kStringArray, kIntArray, kDoubleArray, kTable, kTableArray, kAny,
+  kBytes,  // "512MB", "64KiB", "2GB" or an integer number of bytes
 };
 std::string_view FieldTypeName(FieldType t);
 
@@ -95,6 +96,8 @@ class ConfigReader {
   // A duration string ("250ms", "5s") or an integer number of milliseconds.
   Result<Duration> Dur(std::string_view key, Duration def) const;
   Result<std::vector<std::string>> Strings(std::string_view key) const;
+  // A byte size ("512MB", "1GiB", "64kB") or an integer number of bytes.
+  Result<uint64_t> Bytes(std::string_view key, uint64_t def) const;
   // One of the allowed words, the error lists them.
   Result<std::string> Enum(std::string_view key, std::string def, std::span<const std::string_view> allowed) const;
 
@@ -111,6 +114,9 @@ Status CheckType(const ConfigNode& node, FieldType type);
 
 // Markdown table of a spec for docs and `plantfloor config-reference`.
 std::string SpecToMarkdown(std::span<const FieldSpec> spec);
+
+// "512MB" (10^6), "512MiB" (2^20), "64kB"/"64KiB", "2GB"/"2GiB", "100B", "1000" -> bytes.
+Result<uint64_t> ParseByteSize(std::string_view text);
 
 // Edit distance, for "did you mean" suggestions.
 size_t EditDistance(std::string_view a, std::string_view b);

@@ -91,6 +91,15 @@ ConfigNode Leaf(std::string path, int line, ConfigNode::Kind k) {
   return n;
 }
 
+TEST(Config, ByteSizes) {
+  EXPECT_EQ(*ParseByteSize("512MB"), 512'000'000u);
+  EXPECT_EQ(*ParseByteSize("64KiB"), 65'536u);
+  EXPECT_EQ(*ParseByteSize("1.5GiB"), 1'610'612'736u);
+  EXPECT_EQ(*ParseByteSize("1000"), 1000u);
+  EXPECT_EQ(ParseByteSize("12 parsecs").status().message(),
+            "'12 parsecs' is not a size; expected a number with a unit: B, kB, MB, GB, KiB, MiB, GiB (e.g. 512MB)");
+}
+
 TEST(Config, ReaderNamesFileLineKeyAndExpectation) {
   static constexpr FieldSpec kSpec[] = {
       {"endpoint", FieldType::kString, true, "", "tcp://host:port"},

@@ -1,5 +1,7 @@
 #include "runtime/plant_config.h"
 
+#include "uplink/uplink_config.h"
+
 #include <algorithm>
 #include <array>
 #include <set>
@@ -10,7 +12,9 @@ namespace {
 constexpr FieldSpec kRootSpec[] = {
     {"plant", FieldType::kTable, false, "", "plant-wide settings"},
     {"api", FieldType::kTable, false, "", "the REST API"},
-    {"history", FieldType::kTable, false, "", "the history store"},
+    {"history", FieldType::kTable, false, "", "the history of samples"},
+    {"store", FieldType::kTable, false, "", "the database: history, events, outbox; group commit and disk budget"},
+    {"uplinks", FieldType::kTableArray, false, "", "where the outbox is forwarded (MQTT brokers)"},
     {"templates", FieldType::kTableArray, false, "", "asset templates: a tag set defined once"},
     {"assets", FieldType::kTableArray, false, "", "the ISA-95 asset model (site/area/line/asset)"},
     {"sources", FieldType::kTableArray, false, "", "connections to machines and files"},
@@ -29,12 +33,20 @@ constexpr FieldSpec kApiSpec[] = {
     {"listen", FieldType::kString, false, "127.0.0.1:8080", "host:port; port 0 picks a free port"},
 };
 constexpr FieldSpec kHistorySpec[] = {
-    {"path", FieldType::kString, false, "<data_dir>/history.db", "SQLite file"},
     {"retention", FieldType::kDuration, false, "30d", "samples older than this are deleted"},
     {"retention_check", FieldType::kDuration, false, "10m", "how often retention runs"},
-    {"fsync", FieldType::kBool, false, "false", "fsync every commit (synchronous=FULL)"},
-    {"flush_interval", FieldType::kDuration, false, "200ms", "samples are committed in one transaction this often"},
 };
+constexpr FieldSpec kStoreSpec[] = {
+    {"path", FieldType::kString, false, "<data_dir>/plantfloor.db", "the SQLite file (history, events, outbox)"},
+    {"fsync", FieldType::kBool, false, "true",
+     "fsync every commit: a commit that returned survives a power cut (false risks the last commits)"},
+    {"commit_window", FieldType::kDuration, false, "200ms",
+     "group commit: what arrived in this window is committed in one transaction"},
+    {"disk_budget", FieldType::kBytes, false, "0 (none)",
+     "hard cap for the database; when reached: history samples, then outbox samples, then events are "
+     "evicted, each eviction recorded in the loss ledger"},
+};
+
 constexpr FieldSpec kTemplateSpec[] = {
     {"name", FieldType::kString, true, "", "template name, referenced by assets"},
     {"description", FieldType::kString, false, "", "free text"},
@@ -110,6 +122,7 @@ Status ReadRuntime(const ConfigNode& root, PlantConfig& pc, std::string& site) {
   PF_RETURN_IF_ERROR(r.Check());
   PF_ASSIGN_OR_RETURN(pc.runtime.plant_name, r.String("name", "plant"));
   PF_ASSIGN_OR_RETURN(site, r.String("site", "site"));
+
   PF_ASSIGN_OR_RETURN(pc.runtime.data_dir, r.String("data_dir", "var/plantfloor"));
   static constexpr std::array<std::string_view, 7> kLevels = {"trace", "debug", "info", "warn",
                                                               "error", "critical", "off"};
@@ -140,13 +153,21 @@ Status ReadRuntime(const ConfigNode& root, PlantConfig& pc, std::string& site) {
 
   ConfigReader h(Sub(root, "history"), kHistorySpec);
   PF_RETURN_IF_ERROR(h.Check());
-  PF_ASSIGN_OR_RETURN(pc.history.path, h.String("path", ""));
-  if (pc.history.path.empty()) pc.history.path = pc.runtime.data_dir + "/history.db";
   PF_ASSIGN_OR_RETURN(pc.history.retention, h.Dur("retention", pc.history.retention));
   PF_ASSIGN_OR_RETURN(pc.history.retention_check, h.Dur("retention_check", pc.history.retention_check));
-  PF_ASSIGN_OR_RETURN(pc.history.fsync, h.Bool("fsync", false));
-  PF_ASSIGN_OR_RETURN(pc.history.flush_interval, h.Dur("flush_interval", pc.history.flush_interval));
   if (pc.history.retention.count() <= 0) return h.Error("retention", "retention must be longer than 0");
+
+  ConfigReader st(Sub(root, "store"), kStoreSpec);
+  PF_RETURN_IF_ERROR(st.Check());
+  PF_ASSIGN_OR_RETURN(pc.store.path, st.String("path", ""));
+  if (pc.store.path.empty()) pc.store.path = pc.runtime.data_dir + "/plantfloor.db";
+  PF_ASSIGN_OR_RETURN(pc.store.fsync, st.Bool("fsync", true));
+  PF_ASSIGN_OR_RETURN(pc.store.commit_window, st.Dur("commit_window", pc.store.commit_window));
+  if (pc.store.commit_window.count() <= 0) return st.Error("commit_window", "the commit window must be longer than 0");
+  PF_ASSIGN_OR_RETURN(pc.store.disk_budget_bytes, st.Bytes("disk_budget", 0));
+  if (pc.store.disk_budget_bytes != 0 && pc.store.disk_budget_bytes < (4u << 20))
+    return st.Error("disk_budget", fmt::format("a disk budget below 4 MiB cannot hold the database's own structure, got {} bytes",
+                                               pc.store.disk_budget_bytes));
   return Status::Ok();
 }
 
@@ -216,6 +237,7 @@ std::span<const FieldSpec> RootSpec() { return kRootSpec; }
 std::span<const FieldSpec> PlantSpec() { return kPlantSpec; }
 std::span<const FieldSpec> ApiSpec() { return kApiSpec; }
 std::span<const FieldSpec> HistorySpec() { return kHistorySpec; }
+std::span<const FieldSpec> StoreSpec() { return kStoreSpec; }
 std::span<const FieldSpec> AssetSpec() { return kAssetSpec; }
 std::span<const FieldSpec> TemplateSpec() { return kTemplateSpec; }
 std::span<const FieldSpec> CommonSourceSpec() { return kCommonSourceSpec; }
@@ -318,6 +340,23 @@ Result<PlantConfig> BuildPlantConfig(ConfigNode root_in) {
     pc.sources.push_back(std::move(src));
   }
 
+  // Uplinks: validated against their type's keys; created by the runtime.
+  std::set<std::string> uplink_names;
+  for (const ConfigNode* un : Items(root, "uplinks")) {
+    const ConfigNode* type_node = un->Find("type");
+    if (!type_node) return ConfigErrorKey(*un, "type", "missing required key (a string; uplink type: mqtt)");
+    if (type_node->kind != ConfigNode::Kind::kString || type_node->s != "mqtt")
+      return ConfigError(*type_node, fmt::format("unknown uplink type {}; known types: mqtt", type_node->Describe()));
+    ConfigReader r(*un, uplink::MqttUplinkSpec());
+    PF_RETURN_IF_ERROR(r.Check());
+    UplinkConfig u;
+    PF_ASSIGN_OR_RETURN(u.name, r.String("name"));
+    if (!uplink_names.insert(u.name).second) return r.Error("name", fmt::format("duplicate uplink '{}'", u.name));
+    u.type = type_node->s;
+    u.node = un;
+    pc.uplinks.push_back(std::move(u));
+  }
+
   // Template instantiation: <asset>.<tag> read by the asset's source.
   for (const ConfigNode* an : Items(root, "assets")) {
     ConfigReader r(*an, kAssetSpec);
@@ -364,6 +403,8 @@ std::string ConfigReferenceMarkdown() {
   section("[plant]", kPlantSpec);
   section("[api]", kApiSpec);
   section("[history]", kHistorySpec);
+  section("[store]", kStoreSpec);
+  section("[[uplinks]] type = \"mqtt\"", uplink::MqttUplinkSpec());
   section("[[templates]]", kTemplateSpec);
   section("[[assets]]", kAssetSpec);
   section("[[sources]] (every type)", kCommonSourceSpec);

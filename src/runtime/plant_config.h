@@ -20,11 +20,21 @@ struct ApiConfig {
 };
 
 struct HistoryConfig {
-  std::string path;  // "" = <data_dir>/history.db
   Duration retention{std::chrono::hours(24 * 30)};
   Duration retention_check{std::chrono::minutes(10)};
-  bool fsync = false;
-  Duration flush_interval{std::chrono::milliseconds(200)};
+};
+
+// The one database for history, events and the outbox.
+struct StoreConfig {
+  std::string path;  // "" = <data_dir>/plantfloor.db
+  bool fsync = true;
+  Duration commit_window{std::chrono::milliseconds(200)};  // group commit
+  uint64_t disk_budget_bytes = 0;                           // 0 = no cap
+};
+
+struct UplinkConfig {
+  std::string name, type;
+  const ConfigNode* node = nullptr;  // points into PlantConfig::root
 };
 
 struct RuntimeConfig {
@@ -49,6 +59,8 @@ struct PlantConfig {
   RuntimeConfig runtime;
   ApiConfig api;
   HistoryConfig history;
+  StoreConfig store;
+  std::vector<UplinkConfig> uplinks;
   std::vector<Asset> assets;
   std::vector<AssetTemplate> templates;
   std::vector<TagDef> tags;  // index == TagId
@@ -68,6 +80,7 @@ std::span<const FieldSpec> RootSpec();
 std::span<const FieldSpec> PlantSpec();
 std::span<const FieldSpec> ApiSpec();
 std::span<const FieldSpec> HistorySpec();
+std::span<const FieldSpec> StoreSpec();
 std::span<const FieldSpec> AssetSpec();
 std::span<const FieldSpec> TemplateSpec();
 std::span<const FieldSpec> CommonSourceSpec();

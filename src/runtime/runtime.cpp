@@ -11,6 +11,8 @@ namespace pf {
 namespace {
 constexpr size_t kMaxPending = 500'000;  // samples kept in memory while the history store fails
 constexpr size_t kFlushBatch = 20'000;
+constexpr size_t kMaxPendingEvents = 50'000;
+constexpr int64_t kShutdownDrainNs = 2'000'000'000;
 
 double Rms(const std::vector<float>& v) {
   if (v.empty()) return 0;
@@ -30,17 +32,22 @@ Result<std::unique_ptr<Runtime>> Runtime::Create(PlantConfig config, MetricsRegi
   std::filesystem::create_directories(pc.runtime.data_dir, ec);
   if (ec) return Unavailable("cannot create data_dir '{}': {}", pc.runtime.data_dir, ec.message());
 
-  HistoryOptions ho;
-  ho.path = pc.history.path;
-  ho.retention = pc.history.retention;
-  ho.fsync_each_commit = pc.history.fsync;
-  PF_ASSIGN_OR_RETURN(rt->history_, HistoryStore::Open(ho));
-  PF_ASSIGN_OR_RETURN(rt->events_, EventStore::Open(pc.history.path));
+  StoreOptions so;
+  so.path = pc.store.path;
+  so.fsync = pc.store.fsync;
+  so.disk_budget_bytes = pc.store.disk_budget_bytes;
+  so.retention = pc.history.retention;
+  so.metrics = &metrics;
+  PF_ASSIGN_OR_RETURN(rt->store_, Store::Open(so));
   for (const TagDef& t : pc.tags) {
-    PF_RETURN_IF_ERROR(rt->history_->RegisterTag(t));
+    PF_RETURN_IF_ERROR(rt->store_->RegisterTag(t));
     rt->filter_.Configure(t.id, t.store, t.deadband, t.max_store_interval);
     rt->snapshots_.push_back(TagSnapshot{t, std::nullopt, 0});
     rt->tag_index_[t.name] = t.id;
+  }
+  for (const auto& u : pc.uplinks) {
+    PF_ASSIGN_OR_RETURN(auto up, MqttUplink::Create(*u.node, rt->store_->outbox(), metrics));
+    rt->uplinks_.push_back(std::move(up));
   }
   for (const auto& s : pc.sources) {
     if (!s.enabled) continue;
@@ -54,6 +61,8 @@ Result<std::unique_ptr<Runtime>> Runtime::Create(PlantConfig config, MetricsRegi
 
   rt->samples_in_ = &metrics.GetCounter("pf_bus_samples_total", "samples accepted on the bus");
   rt->samples_stored_ = &metrics.GetCounter("pf_history_samples_written_total", "samples written to the history store");
+  rt->commits_refused_full_ = &metrics.GetCounter("pf_store_commits_refused_total",
+                                                  "group commits refused because the disk budget or disk was full (retried)");
   rt->samples_unknown_tag_ = &metrics.GetCounter("pf_bus_unknown_tag_total", "samples for a tag id the runtime does not know");
   rt->blocks_in_ = &metrics.GetCounter("pf_bus_blocks_total", "waveform blocks accepted on the bus");
   rt->events_in_ = &metrics.GetCounter("pf_events_total", "events recorded");
@@ -68,8 +77,8 @@ Result<std::unique_ptr<Runtime>> Runtime::Create(PlantConfig config, MetricsRegi
                         [self] { return static_cast<double>(self->bus_.capacity()); }, self);
   metrics.GaugeCallback("pf_queue_full_waits_total", "times a source was paused because a queue was full",
                         {{"queue", "bus"}}, [self] { return static_cast<double>(self->bus_.full_waits()); }, self);
-  metrics.GaugeCallback("pf_history_bytes", "bytes on disk of the history database (with WAL)", {},
-                        [self] { return static_cast<double>(self->history_->BytesOnDisk()); }, self);
+  metrics.GaugeCallback("pf_history_bytes", "bytes on disk of the database (with WAL)", {},
+                        [self] { return static_cast<double>(self->store_->history().BytesOnDisk()); }, self);
   metrics.GaugeCallback("pf_tags", "configured tags", {}, [self] { return static_cast<double>(self->config_.tags.size()); }, self);
 
   if (pc.api.enabled) {
@@ -79,8 +88,8 @@ Result<std::unique_ptr<Runtime>> Runtime::Create(PlantConfig config, MetricsRegi
     rt->api_ = std::make_unique<ApiServer>(ao, &metrics);
     ApiSources srcs;
     srcs.runtime = self;
-    srcs.history = rt->history_.get();
-    srcs.events = rt->events_.get();
+    srcs.history = &rt->store_->history();
+    srcs.events = &rt->store_->events();
     srcs.metrics = &metrics;
     PF_RETURN_IF_ERROR(AddBuiltinRoutes(*rt->api_, srcs));
   }
@@ -98,6 +107,8 @@ Status Runtime::Start() {
   housekeeper_ = std::thread([this] { Housekeeping(); });
   started_ = true;
   if (api_) PF_RETURN_IF_ERROR_CTX(api_->Start(), "api on {}:{}", config_.api.host, config_.api.port);
+  // Uplinks register their outbox cursors before the first sample is committed.
+  for (auto& u : uplinks_) PF_RETURN_IF_ERROR_CTX(u->Start(), "uplink '{}'", u->config().name);
   for (auto& s : sources_) {
     PF_RETURN_IF_ERROR_CTX(s->Start(*this), "source '{}'", s->name());
     PF_LOG_INFO("source '{}' started", s->name());
@@ -127,6 +138,16 @@ void Runtime::Stop() {
   hk_cv_.notify_all();
   if (housekeeper_.joinable()) housekeeper_.join();
   if (api_) api_->Stop();
+  // Connected uplinks get a short grace period to send what the last commits queued; whatever is
+  // left stays in the outbox and goes out after the next start.
+  const int64_t drain_deadline = MonotonicNs() + kShutdownDrainNs;
+  for (auto& u : uplinks_) {
+    u->Wake();
+    while (MonotonicNs() < drain_deadline && u->GetState().connected &&
+           store_->outbox().Stats(u->config().name).depth > 0)
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  for (auto& u : uplinks_) u->Stop();
   // The run's account, kept in the events table: what came in, what was stored, how often the
   // bus was full (a source paused by backpressure).
   Event e;
@@ -144,7 +165,9 @@ void Runtime::Stop() {
   e.payload_json = payload.dump();
   e.message = fmt::format("plantfloor stopped: {} samples in, {} stored, sources paused {} times by backpressure",
                           samples_in_->value(), samples_stored_->value(), bus_.full_waits());
-  if (auto s = events_->Append(e); !s.ok()) PF_LOG_ERROR("runtime_stopped event not stored: {}", s.ToString());
+  CommitBatch last;
+  last.events.push_back(e);
+  if (auto s = store_->Commit(last); !s.ok()) PF_LOG_ERROR("runtime_stopped event not stored: {}", s.ToString());
   PF_LOG_INFO("{}", e.message);
 }
 
@@ -156,6 +179,12 @@ bool Runtime::ShouldExit() const {
 }
 
 int Runtime::api_port() const { return api_ ? api_->port() : 0; }
+
+bool Runtime::Alive() const {
+  int64_t beat = processor_heartbeat_ns_.load(std::memory_order_relaxed);
+  if (beat == 0) return true;  // not started yet
+  return MonotonicNs() - beat < std::max<int64_t>(5'000'000'000, 20 * config_.store.commit_window.count());
+}
 
 bool Runtime::Write(std::vector<Sample>&& batch) {
   if (batch.empty()) return true;
@@ -171,12 +200,14 @@ void Runtime::Emit(Event&& event) {
 
 void Runtime::ProcessLoop() {
   std::vector<BusItem> items;
-  std::vector<Sample> pending, block_samples;
+  std::vector<Sample> block_samples;
+  CommitBatch pending;
   int64_t last_flush = MonotonicNs();
-  const int64_t flush_ns = config_.history.flush_interval.count();
+  const int64_t window_ns = config_.store.commit_window.count();
   for (;;) {
     items.clear();
-    bool open = bus_.PopBatch(items, 256, std::chrono::milliseconds(50));
+    bool open = bus_.PopBatch(items, 256, std::chrono::milliseconds(20));
+    processor_heartbeat_ns_.store(MonotonicNs(), std::memory_order_relaxed);
     for (auto& item : items) {
       if (auto* batch = std::get_if<std::vector<Sample>>(&item)) {
         HandleSamples(*batch, pending);
@@ -194,11 +225,12 @@ void Runtime::ProcessLoop() {
         block_samples.assign(1, std::move(s));
         HandleSamples(block_samples, pending);
       } else if (auto* ev = std::get_if<Event>(&item)) {
-        HandleEvent(*ev);
+        HandleEvent(*ev, pending);
       }
     }
     int64_t now = MonotonicNs();
-    if (!pending.empty() && (pending.size() >= kFlushBatch || now - last_flush >= flush_ns || !open)) {
+    bool big = pending.history.size() >= kFlushBatch;
+    if (!pending.empty() && (big || now - last_flush >= window_ns || !open)) {
       Flush(pending);
       last_flush = now;
     }
@@ -207,7 +239,7 @@ void Runtime::ProcessLoop() {
   if (!pending.empty()) Flush(pending);
 }
 
-void Runtime::HandleSamples(std::vector<Sample>& batch, std::vector<Sample>& pending) {
+void Runtime::HandleSamples(std::vector<Sample>& batch, CommitBatch& pending) {
   std::lock_guard lk(state_mu_);
   for (auto& s : batch) {
     if (s.tag >= snapshots_.size()) {
@@ -231,50 +263,64 @@ void Runtime::HandleSamples(std::vector<Sample>& batch, std::vector<Sample>& pen
       }
       break;
     }
-    if (filter_.Keep(s)) pending.push_back(s);
-  }
-}
-
-void Runtime::HandleEvent(Event& e) {
-  events_in_->Inc();
-  {
-    std::lock_guard lk(state_mu_);
-    if (auto it = contexts_.find(e.asset_id); it != contexts_.end() && e.context.empty()) e.context = it->second;
-    if (e.kind == "source_status") {
-      for (auto& st : source_states_) {
-        if (st.name != e.source && "source:" + st.name != e.source) continue;
-        auto payload = nlohmann::json::parse(e.payload_json, nullptr, false);
-        std::string state = payload.is_object() ? payload.value("state", "") : "";
-        if (state == "connected") {
-          if (st.connected || st.last_success.ns) ++st.reconnects;
-          st.connected = true;
-        } else if (state == "disconnected") {
-          st.connected = false;
-        }
-        if (e.severity != "info") st.last_error = e.message;
-      }
+    // What the history keeps is also what is forwarded upstream.
+    if (filter_.Keep(s)) {
+      pending.history.push_back(s);
+      if (!uplinks_.empty()) pending.forward.push_back(s);
     }
   }
-  auto s = events_->Append(e);
-  if (!s.ok()) PF_LOG_ERROR("event {} not stored: {}", e.id, s.ToString());
 }
 
-void Runtime::Flush(std::vector<Sample>& pending) {
+void Runtime::HandleEvent(Event& e, CommitBatch& pending) {
+  events_in_->Inc();
+  std::lock_guard lk(state_mu_);
+  if (auto it = contexts_.find(e.asset_id); it != contexts_.end() && e.context.empty()) e.context = it->second;
+  if (e.kind == "source_status") {
+    for (auto& st : source_states_) {
+      if (st.name != e.source && "source:" + st.name != e.source) continue;
+      auto payload = nlohmann::json::parse(e.payload_json, nullptr, false);
+      std::string state = payload.is_object() ? payload.value("state", "") : "";
+      if (state == "connected") {
+        if (st.connected || st.last_success.ns) ++st.reconnects;
+        st.connected = true;
+      } else if (state == "disconnected" || state == "unreachable") {
+        st.connected = false;
+      }
+      if (e.severity != "info") st.last_error = e.message;
+    }
+  }
+  pending.events.push_back(std::move(e));
+}
+
+void Runtime::Flush(CommitBatch& pending) {
   int64_t t0 = MonotonicNs();
-  Status s = history_->Append(pending);
+  Status s = store_->Commit(pending);
   flush_seconds_->Observe(static_cast<double>(MonotonicNs() - t0) * 1e-9);
   if (s.ok()) {
-    samples_stored_->Inc(pending.size());
-    pending.clear();
+    samples_stored_->Inc(pending.history.size());
+    pending.history.clear();
+    pending.forward.clear();
+    pending.events.clear();
+    for (auto& u : uplinks_) u->Wake();
     return;
   }
-  history_errors_->Inc();
-  PF_LOG_ERROR("history commit of {} samples failed (kept for retry): {}", pending.size(), s.ToString());
-  if (pending.size() > kMaxPending) {
-    size_t drop = pending.size() - kMaxPending;
+  if (s.code() == StatusCode::kResourceExhausted) commits_refused_full_->Inc();
+  else history_errors_->Inc();
+  PF_LOG_ERROR("commit of {} samples and {} events failed (kept for retry): {}", pending.history.size(),
+               pending.events.size(), s.ToString());
+  if (pending.history.size() > kMaxPending) {
+    size_t drop = pending.history.size() - kMaxPending;
     samples_dropped_->Inc(drop);
-    PF_LOG_ERROR("history store failing: dropped the {} oldest pending samples", drop);
-    pending.erase(pending.begin(), pending.begin() + static_cast<ptrdiff_t>(drop));
+    PF_LOG_ERROR("store failing: dropped the {} oldest pending samples", drop);
+    pending.history.erase(pending.history.begin(), pending.history.begin() + static_cast<ptrdiff_t>(drop));
+    if (pending.forward.size() > kMaxPending)
+      pending.forward.erase(pending.forward.begin(),
+                            pending.forward.begin() + static_cast<ptrdiff_t>(pending.forward.size() - kMaxPending));
+  }
+  if (pending.events.size() > kMaxPendingEvents) {
+    size_t drop = pending.events.size() - kMaxPendingEvents;
+    PF_LOG_ERROR("store failing: dropped the {} oldest pending events", drop);
+    pending.events.erase(pending.events.begin(), pending.events.begin() + static_cast<ptrdiff_t>(drop));
   }
 }
 
@@ -282,7 +328,7 @@ void Runtime::Housekeeping() {
   std::unique_lock lk(hk_mu_);
   while (!stopping_) {
     lk.unlock();
-    auto deleted = history_->EnforceRetention(Now());
+    auto deleted = store_->history().EnforceRetention(Now());
     if (!deleted.ok()) PF_LOG_WARN("retention: {}", deleted.status().ToString());
     else if (*deleted > 0) PF_LOG_INFO("retention deleted {} samples", *deleted);
     lk.lock();

@@ -21,8 +21,8 @@
 #include "core/bounded_queue.h"
 #include "core/metrics.h"
 #include "runtime/plant_config.h"
-#include "store/event_store.h"
-#include "store/history.h"
+#include "store/store.h"
+#include "uplink/mqtt_uplink.h"
 
 namespace pf {
 
@@ -38,8 +38,10 @@ class Runtime final : public RuntimeView, public SampleSink {
   bool ShouldExit() const;
   int api_port() const;
   const PlantConfig& config() const { return config_; }
-  HistoryStore* history() { return history_.get(); }
-  EventStore* events() { return events_.get(); }
+  Store& store() { return *store_; }
+  // False when the processor has not turned for several commit windows (a hung thread): the
+  // service watchdog then stops being fed and systemd restarts the process.
+  bool Alive() const;
 
   // SampleSink (called by sources, any thread)
   bool Write(std::vector<Sample>&& batch) override;
@@ -68,15 +70,16 @@ class Runtime final : public RuntimeView, public SampleSink {
   Runtime(PlantConfig config, MetricsRegistry& metrics);
   void ProcessLoop();
   void Housekeeping();
-  void HandleSamples(std::vector<Sample>& batch, std::vector<Sample>& pending);
-  void HandleEvent(Event& e);
-  void Flush(std::vector<Sample>& pending);
+  void HandleSamples(std::vector<Sample>& batch, CommitBatch& pending);
+  void HandleEvent(Event& e, CommitBatch& pending);
+  void Flush(CommitBatch& pending);
 
   PlantConfig config_;
   MetricsRegistry& metrics_;
-  std::unique_ptr<HistoryStore> history_;
-  std::unique_ptr<EventStore> events_;
+  std::unique_ptr<Store> store_;
   std::vector<std::unique_ptr<Source>> sources_;
+  std::vector<std::unique_ptr<MqttUplink>> uplinks_;
+  std::atomic<int64_t> processor_heartbeat_ns_{0};
   std::unique_ptr<ApiServer> api_;
   BoundedQueue<BusItem> bus_;
   ChangeFilter filter_;  // processor thread only
@@ -100,6 +103,7 @@ class Runtime final : public RuntimeView, public SampleSink {
   Counter* blocks_in_ = nullptr;
   Counter* events_in_ = nullptr;
   Counter* history_errors_ = nullptr;
+  Counter* commits_refused_full_ = nullptr;
   Counter* samples_dropped_ = nullptr;
   Histogram* flush_seconds_ = nullptr;
 };

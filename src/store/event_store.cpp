@@ -7,6 +7,8 @@
 #include <nlohmann/json.hpp>
 
 #include "core/time.h"
+#include "store/connection.h"
+#include "store/event_rows.h"
 #include "store/sqlite_db.h"
 
 namespace pf {
@@ -16,9 +18,6 @@ using nlohmann::json;
 using store::StatementRef;
 
 constexpr size_t kMaxLimit = 10000;
-constexpr const char* kColumns =
-    "id, schema_version, asset, source, start_ns, end_ns, kind, severity, message, payload, model_version, "
-    "operator, comment, refers_to, context";
 
 // Cursor: "e1" + 16 hex digits of the start ns + the id's bytes in hex. Opaque to callers.
 std::string EncodeCursor(const Event& e) {
@@ -52,13 +51,22 @@ Result<std::pair<int64_t, std::string>> DecodeCursor(const std::string& cursor) 
   return std::pair{static_cast<int64_t>(start), std::move(id)};
 }
 
+using Param = std::variant<int64_t, std::string>;
+
+}  // namespace
+
+namespace store {
+
+namespace {
 std::string ContextJson(const ProductionContext& context) {
   json j = json::object();
   for (const auto& [k, v] : context) j[k] = v;
   return j.dump(-1, ' ', false, json::error_handler_t::replace);
 }
 
-Status ValidateForAppend(const Event& e) {
+}  // namespace
+
+Status ValidateEvent(const Event& e) {
   if (e.id.empty()) return InvalidArgument("event store: event of kind '{}' has an empty id", e.kind);
   if (e.kind.empty()) return InvalidArgument("event store: event '{}' has an empty kind", e.id);
   if (e.end < e.start)
@@ -70,7 +78,7 @@ Status ValidateForAppend(const Event& e) {
   return Status::Ok();
 }
 
-Result<Event> ReadEvent(const store::Statement& st) {
+Result<Event> ReadEventRow(const Statement& st) {
   Event e;
   e.id = st.Text(0);
   e.schema_version = static_cast<int>(st.Int(1));
@@ -94,29 +102,10 @@ Result<Event> ReadEvent(const store::Statement& st) {
   return e;
 }
 
-using Param = std::variant<int64_t, std::string>;
 
-}  // namespace
-
-struct EventStore::Impl {
-  std::unique_ptr<store::Database> db;
-  mutable std::mutex mu;
-};
-
-EventStore::EventStore(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
-EventStore::~EventStore() = default;
-
-Result<std::unique_ptr<EventStore>> EventStore::Open(const std::string& path) {
-  auto impl = std::make_unique<Impl>();
-  PF_ASSIGN_OR_RETURN(impl->db, store::Database::Open({.path = path}));
-  return std::unique_ptr<EventStore>(new EventStore(std::move(impl)));
-}
-
-Status EventStore::Append(const Event& e) {
-  PF_RETURN_IF_ERROR(ValidateForAppend(e));
-  std::lock_guard lock(impl_->mu);
-  PF_ASSIGN_OR_RETURN(StatementRef st, impl_->db->Prepare(fmt::format(
-      "INSERT INTO events({}) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)", kColumns)));
+Status InsertEventRow(Database& db, const Event& e) {
+  PF_ASSIGN_OR_RETURN(StatementRef st, db.Prepare(fmt::format(
+      "INSERT INTO events({}) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)", kEventColumns)));
   st->BindText(1, e.id);
   st->BindInt(2, e.schema_version);
   st->BindText(3, e.asset_id);
@@ -138,10 +127,47 @@ Status EventStore::Append(const Event& e) {
   return s.WithContext(fmt::format("event store: append '{}'", e.id));
 }
 
+Result<std::optional<Event>> GetEventRow(Database& db, const std::string& id) {
+  PF_ASSIGN_OR_RETURN(StatementRef st, db.Prepare(fmt::format("SELECT {} FROM events WHERE id = ?1", kEventColumns)));
+  st->BindText(1, id);
+  PF_ASSIGN_OR_RETURN(bool row, st->Step());
+  if (!row) return std::optional<Event>{};
+  PF_ASSIGN_OR_RETURN(Event e, ReadEventRow(*st));
+  return std::optional<Event>(std::move(e));
+}
+
+}  // namespace store
+
+struct EventStore::Impl {
+  std::shared_ptr<store::Connection> conn;  // conn->mu serialises every call
+};
+
+EventStore::EventStore(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+EventStore::~EventStore() = default;
+
+Result<std::unique_ptr<EventStore>> EventStore::Open(const std::string& path) {
+  auto conn = std::make_shared<store::Connection>();
+  PF_ASSIGN_OR_RETURN(conn->db, store::Database::Open({.path = path}));
+  return OpenShared(std::move(conn));
+}
+
+Result<std::unique_ptr<EventStore>> EventStore::OpenShared(std::shared_ptr<store::Connection> conn) {
+  if (!conn || !conn->db) return InvalidArgument("event store: no open connection given");
+  auto impl = std::make_unique<Impl>();
+  impl->conn = std::move(conn);
+  return std::unique_ptr<EventStore>(new EventStore(std::move(impl)));
+}
+
+Status EventStore::Append(const Event& e) {
+  PF_RETURN_IF_ERROR(store::ValidateEvent(e));
+  std::lock_guard lock(impl_->conn->mu);
+  return store::InsertEventRow(*impl_->conn->db, e);
+}
+
 Result<EventPage> EventStore::Query(const EventQuery& q) const {
   if (q.limit == 0 || q.limit > kMaxLimit)
     return InvalidArgument("event query: limit must be 1..{}, got {}", kMaxLimit, q.limit);
-  std::string sql = fmt::format("SELECT {} FROM events WHERE 1", kColumns);
+  std::string sql = fmt::format("SELECT {} FROM events WHERE 1", store::kEventColumns);
   std::vector<Param> params;
   auto add = [&](std::string_view clause, Param p) {
     sql += clause;
@@ -159,8 +185,8 @@ Result<EventPage> EventStore::Query(const EventQuery& q) const {
   if (q.source) add(" AND source = ?", *q.source);
   add(" ORDER BY start_ns DESC, id DESC LIMIT ?", static_cast<int64_t>(q.limit + 1));
 
-  std::lock_guard lock(impl_->mu);
-  PF_ASSIGN_OR_RETURN(StatementRef st, impl_->db->Prepare(sql));
+  std::lock_guard lock(impl_->conn->mu);
+  PF_ASSIGN_OR_RETURN(StatementRef st, impl_->conn->db->Prepare(sql));
   for (size_t i = 0; i < params.size(); ++i) {
     int index = static_cast<int>(i + 1);
     if (auto* n = std::get_if<int64_t>(&params[i])) st->BindInt(index, *n);
@@ -174,21 +200,15 @@ Result<EventPage> EventStore::Query(const EventQuery& q) const {
       page.next_cursor = EncodeCursor(page.events.back());
       break;
     }
-    PF_ASSIGN_OR_RETURN(Event e, ReadEvent(*st));
+    PF_ASSIGN_OR_RETURN(Event e, store::ReadEventRow(*st));
     page.events.push_back(std::move(e));
   }
   return page;
 }
 
 Result<std::optional<Event>> EventStore::Get(const std::string& id) const {
-  std::lock_guard lock(impl_->mu);
-  PF_ASSIGN_OR_RETURN(StatementRef st,
-                      impl_->db->Prepare(fmt::format("SELECT {} FROM events WHERE id = ?1", kColumns)));
-  st->BindText(1, id);
-  PF_ASSIGN_OR_RETURN(bool row, st->Step());
-  if (!row) return std::optional<Event>{};
-  PF_ASSIGN_OR_RETURN(Event e, ReadEvent(*st));
-  return std::optional<Event>(std::move(e));
+  std::lock_guard lock(impl_->conn->mu);
+  return store::GetEventRow(*impl_->conn->db, id);
 }
 
 }  // namespace pf

@@ -17,6 +17,10 @@
 #include "core/status.h"
 
 namespace pf {
+namespace store {
+struct Connection;
+}
+class Store;
 
 struct EventQuery {
   std::optional<std::string> asset_id;
@@ -35,6 +39,8 @@ struct EventPage {
 class EventStore {
  public:
   static Result<std::unique_ptr<EventStore>> Open(const std::string& path);
+  // Over a connection shared with other stores (store/store.h).
+  static Result<std::unique_ptr<EventStore>> OpenShared(std::shared_ptr<store::Connection> conn);
   ~EventStore();
   Status Append(const Event& e);
   Result<EventPage> Query(const EventQuery& q) const;
@@ -42,6 +48,7 @@ class EventStore {
   struct Impl;
 
  private:
+  friend class Store;
   explicit EventStore(std::unique_ptr<Impl> impl);
   std::unique_ptr<Impl> impl_;
 };

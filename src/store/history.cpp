@@ -10,6 +10,7 @@
 #include <mutex>
 #include <unordered_map>
 
+#include "store/history_internal.h"
 #include "store/sqlite_db.h"
 
 namespace pf {
@@ -18,62 +19,15 @@ namespace {
 using store::Database;
 using store::StatementRef;
 
-// q column: kind<<16 | quality<<8 | sub (store/schema.h).
-constexpr int64_t kKindPlain = 0;
-constexpr int64_t kKindBool = 1;
-constexpr int64_t kKindNaN = 2;
-// Rows deleted per retention transaction: small enough that an Append waits milliseconds, not seconds.
-constexpr int64_t kRetentionChunk = 5000;
-
-// Binds a value to column i and returns its kind bits.
-int64_t BindValue(store::Statement& st, int i, const Value& v) {
-  struct Binder {
-    store::Statement& st;
-    int i;
-    int64_t operator()(std::monostate) const { st.BindNull(i); return kKindPlain; }
-    int64_t operator()(bool b) const { st.BindInt(i, b ? 1 : 0); return kKindBool; }
-    int64_t operator()(int64_t x) const { st.BindInt(i, x); return kKindPlain; }
-    int64_t operator()(double d) const {
-      if (std::isnan(d)) {  // sqlite stores NaN as NULL; the kind bits remember it
-        st.BindNull(i);
-        return kKindNaN;
-      }
-      st.BindDouble(i, d);
-      return kKindPlain;
-    }
-    int64_t operator()(const std::string& s) const { st.BindText(i, s); return kKindPlain; }
-  };
-  return std::visit(Binder{st, i}, v);
-}
-
-Result<Value> ColumnValue(const store::Statement& st, int i, int64_t kind) {
-  switch (st.ColumnType(i)) {
-    case SQLITE_NULL:
-      if (kind == kKindNaN) return Value(std::numeric_limits<double>::quiet_NaN());
-      return Value(std::monostate{});
-    case SQLITE_INTEGER:
-      if (kind == kKindBool) return Value(st.Int(i) != 0);
-      return Value(st.Int(i));
-    case SQLITE_FLOAT:
-      return Value(st.Double(i));
-    case SQLITE_TEXT:
-      return Value(st.Text(i));
-    default:
-      return DataLoss("unexpected blob value");
-  }
-}
-
 Result<StoredSample> DecodeRow(const store::Statement& st) {
   StoredSample out;
-  int64_t t = st.Int(0), q = st.Int(2);
-  int64_t quality = (q >> 8) & 0xff, sub = q & 0xff, kind = q >> 16;
-  if (quality > static_cast<int64_t>(Quality::kBad) || sub > static_cast<int64_t>(QualitySub::kGap) ||
-      kind > kKindNaN)
-    return DataLoss("sample at t={} ns has an invalid quality word 0x{:x}", t, q);
-  PF_ASSIGN_OR_RETURN(out.value, ColumnValue(st, 1, kind));
+  int64_t t = st.Int(0);
+  auto decoded = store::ReadSampleValue(st, 1, st.Int(2));
+  if (!decoded.ok()) return decoded.status().WithContext(fmt::format("sample at t={} ns", t));
+  out.value = std::move(decoded->value);
   out.source_time = Timestamp::FromNs(t);
-  out.quality = static_cast<Quality>(quality);
-  out.sub = static_cast<QualitySub>(sub);
+  out.quality = decoded->quality;
+  out.sub = decoded->sub;
   out.seq = static_cast<uint64_t>(st.Int(3));
   out.receive_time = Timestamp::FromNs(t + st.Int(4));
   return out;
@@ -92,63 +46,6 @@ int64_t ClampLimit(size_t n) {
 
 }  // namespace
 
-struct HistoryStore::Impl {
-  HistoryOptions options;
-  std::unique_ptr<Database> db;
-  mutable std::mutex mu;                      // guards db and the maps below
-  std::vector<int64_t> db_ids;                // by runtime TagId; 0 = not registered
-  mutable std::unordered_map<std::string, int64_t> ids_by_name;
-  std::atomic<uint64_t> written{0};
-
-  Result<int64_t> LookupTag(const std::string& name) const {
-    if (auto it = ids_by_name.find(name); it != ids_by_name.end()) return it->second;
-    PF_ASSIGN_OR_RETURN(StatementRef st, db->Prepare("SELECT id FROM tags WHERE name = ?1"));
-    st->BindText(1, name);
-    PF_ASSIGN_OR_RETURN(bool row, st->Step());
-    if (!row) return NotFound("history '{}': unknown tag '{}'", options.path, name);
-    int64_t id = st->Int(0);
-    ids_by_name.emplace(name, id);
-    return id;
-  }
-
-  Status CheckTags(std::span<const Sample> samples) const {
-    for (const Sample& s : samples)
-      if (s.tag >= db_ids.size() || db_ids[s.tag] == 0)
-        return FailedPrecondition("history '{}': sample for TagId {} which was never registered; batch of {} not written",
-                                  options.path, s.tag, samples.size());
-    return Status::Ok();
-  }
-
-  Status Insert(const Sample& s) {
-    PF_ASSIGN_OR_RETURN(StatementRef st,
-                        db->Prepare("INSERT OR REPLACE INTO samples(tag, t, v, q, seq, rd) VALUES(?1, ?2, ?3, ?4, ?5, ?6)"));
-    st->BindInt(1, db_ids[s.tag]);
-    st->BindInt(2, s.source_time.ns);
-    int64_t kind = BindValue(*st, 3, s.value);
-    st->BindInt(4, kind << 16 | static_cast<int64_t>(s.quality) << 8 | static_cast<int64_t>(s.sub));
-    st->BindInt(5, static_cast<int64_t>(s.seq));
-    st->BindInt(6, s.receive_time.ns - s.source_time.ns);
-    return st->Run();
-  }
-
-  // Deletes at most kRetentionChunk samples of one tag older than cutoff in one transaction.
-  Result<int64_t> DeleteChunk(int64_t tag, Timestamp cutoff) {
-    std::lock_guard lock(mu);
-    store::Transaction tx(*db);
-    PF_RETURN_IF_ERROR(tx.Begin());
-    PF_ASSIGN_OR_RETURN(StatementRef st, db->Prepare(
-        "DELETE FROM samples WHERE tag = ?1 AND t IN "
-        "(SELECT t FROM samples WHERE tag = ?1 AND t < ?2 ORDER BY t LIMIT ?3)"));
-    st->BindInt(1, tag);
-    st->BindInt(2, cutoff.ns);
-    st->BindInt(3, kRetentionChunk);
-    PF_RETURN_IF_ERROR(st->Run());
-    int64_t n = db->Changes();
-    PF_RETURN_IF_ERROR(tx.Commit());
-    return n;
-  }
-};
-
 HistoryStore::HistoryStore(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 HistoryStore::~HistoryStore() = default;
 
@@ -156,16 +53,28 @@ Result<std::unique_ptr<HistoryStore>> HistoryStore::Open(const HistoryOptions& o
   if (options.retention <= Duration::zero())
     return InvalidArgument("history '{}': retention must be positive, got {}", options.path,
                            FormatDuration(options.retention));
+  auto conn = std::make_shared<store::Connection>();
+  PF_ASSIGN_OR_RETURN(conn->db, store::Database::Open({.path = options.path,
+                                                       .synchronous_full = options.fsync_each_commit}));
+  return OpenShared(std::move(conn), options);
+}
+
+Result<std::unique_ptr<HistoryStore>> HistoryStore::OpenShared(std::shared_ptr<store::Connection> conn,
+                                                               const HistoryOptions& options) {
+  if (options.retention <= Duration::zero())
+    return InvalidArgument("history '{}': retention must be positive, got {}", options.path,
+                           FormatDuration(options.retention));
+  if (!conn || !conn->db) return InvalidArgument("history '{}': no open connection given", options.path);
   auto impl = std::make_unique<Impl>();
   impl->options = options;
-  PF_ASSIGN_OR_RETURN(impl->db, store::Database::Open({.path = options.path,
-                                                       .synchronous_full = options.fsync_each_commit}));
+  impl->db = conn->db.get();
+  impl->conn = std::move(conn);
   return std::unique_ptr<HistoryStore>(new HistoryStore(std::move(impl)));
 }
 
 Status HistoryStore::RegisterTag(const TagDef& tag) {
   if (tag.name.empty()) return InvalidArgument("history '{}': tag with TagId {} has an empty name", impl_->options.path, tag.id);
-  std::lock_guard lock(impl_->mu);
+  std::lock_guard lock(impl_->conn->mu);
   PF_ASSIGN_OR_RETURN(StatementRef st, impl_->db->Prepare(
       "INSERT INTO tags(name, asset, unit, description, source) VALUES(?1, ?2, ?3, ?4, ?5) "
       "ON CONFLICT(name) DO UPDATE SET asset = excluded.asset, unit = excluded.unit, "
@@ -187,7 +96,7 @@ Status HistoryStore::RegisterTag(const TagDef& tag) {
 
 Status HistoryStore::Append(std::span<const Sample> samples) {
   if (samples.empty()) return Status::Ok();
-  std::lock_guard lock(impl_->mu);
+  std::lock_guard lock(impl_->conn->mu);
   PF_RETURN_IF_ERROR(impl_->CheckTags(samples));
   store::Transaction tx(*impl_->db);
   PF_RETURN_IF_ERROR_CTX(tx.Begin(), "history append");
@@ -202,7 +111,7 @@ Result<std::vector<StoredSample>> HistoryStore::Query(const std::string& tag, Ti
   if (to < from)
     return InvalidArgument("history query '{}': 'to' ({}) is before 'from' ({})", tag, FormatRfc3339(to),
                            FormatRfc3339(from));
-  std::lock_guard lock(impl_->mu);
+  std::lock_guard lock(impl_->conn->mu);
   PF_ASSIGN_OR_RETURN(int64_t id, impl_->LookupTag(tag));
   PF_ASSIGN_OR_RETURN(StatementRef st, impl_->db->Prepare(
       "SELECT t, v, q, seq, rd FROM samples WHERE tag = ?1 AND t >= ?2 AND t < ?3 ORDER BY t LIMIT ?4"));
@@ -278,7 +187,7 @@ Result<std::vector<HistoryBucket>> HistoryStore::QueryBuckets(const std::string&
   if (span == 0) return std::vector<HistoryBucket>{};
   int64_t width = static_cast<int64_t>((span + max_points - 1) / max_points);
 
-  std::lock_guard lock(impl_->mu);
+  std::lock_guard lock(impl_->conn->mu);
   PF_ASSIGN_OR_RETURN(int64_t id, impl_->LookupTag(tag));
   Database& db = *impl_->db;
   store::Transaction tx(db);  // one snapshot for every pass
@@ -322,7 +231,7 @@ Result<uint64_t> HistoryStore::EnforceRetention(Timestamp now) {
   Timestamp cutoff = now - impl_->options.retention;
   std::vector<int64_t> tags;
   {
-    std::lock_guard lock(impl_->mu);
+    std::lock_guard lock(impl_->conn->mu);
     PF_ASSIGN_OR_RETURN(StatementRef st, impl_->db->Prepare("SELECT id FROM tags ORDER BY id"));
     for (;;) {
       PF_ASSIGN_OR_RETURN(bool row, st->Step());
@@ -336,7 +245,7 @@ Result<uint64_t> HistoryStore::EnforceRetention(Timestamp now) {
       auto n = impl_->DeleteChunk(tag, cutoff);
       if (!n.ok()) return n.status().WithContext(fmt::format("history retention (deleted {} so far)", deleted));
       deleted += static_cast<uint64_t>(*n);
-      if (*n < kRetentionChunk) break;
+      if (*n < Impl::kRetentionChunk) break;
     }
   }
   return deleted;
@@ -347,7 +256,7 @@ uint64_t HistoryStore::BytesOnDisk() const {
 }
 
 Status HistoryStore::Checkpoint() {
-  std::lock_guard lock(impl_->mu);
+  std::lock_guard lock(impl_->conn->mu);
   int log = 0, done = 0;
   int rc = sqlite3_wal_checkpoint_v2(impl_->db->handle(), nullptr, SQLITE_CHECKPOINT_TRUNCATE, &log, &done);
   if (rc != SQLITE_OK) return impl_->db->Error("wal checkpoint", rc);

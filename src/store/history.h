@@ -15,6 +15,10 @@
 #include "core/time.h"
 
 namespace pf {
+namespace store {
+struct Connection;
+}
+class Store;
 
 struct HistoryOptions {
   std::string path;                 // the SQLite file; created with its folder when missing
@@ -44,6 +48,10 @@ struct HistoryBucket {
 class HistoryStore {
  public:
   static Result<std::unique_ptr<HistoryStore>> Open(const HistoryOptions& options);
+  // Over a connection shared with other stores (store/store.h); options.path names the file in
+  // messages and for BytesOnDisk, options.fsync_each_commit is the connection's business.
+  static Result<std::unique_ptr<HistoryStore>> OpenShared(std::shared_ptr<store::Connection> conn,
+                                                          const HistoryOptions& options);
   ~HistoryStore();
 
   // Declares a tag (creates or updates its row; name is the stable key across restarts).
@@ -68,6 +76,7 @@ class HistoryStore {
   struct Impl;
 
  private:
+  friend class Store;  // writes history rows inside its own transaction
   explicit HistoryStore(std::unique_ptr<Impl> impl);
   std::unique_ptr<Impl> impl_;
 };

@@ -14,7 +14,7 @@ struct Migration {
   const char* sql;
 };
 
-constexpr std::array<Migration, 1> kMigrations = {{
+constexpr std::array<Migration, 2> kMigrations = {{
     {1, "tags, samples, events",
      R"sql(
 CREATE TABLE IF NOT EXISTS schema_version(
@@ -32,6 +32,20 @@ CREATE TABLE events(
   model_version TEXT NOT NULL, operator TEXT NOT NULL, comment TEXT NOT NULL,
   refers_to TEXT NOT NULL, context TEXT NOT NULL);
 CREATE INDEX events_start ON events(start_ns, id);
+)sql"},
+    {2, "outbox, uplinks, ledger",
+     R"sql(
+CREATE TABLE outbox(
+  id INTEGER PRIMARY KEY AUTOINCREMENT, type INTEGER NOT NULL, tag INTEGER, t INTEGER NOT NULL,
+  v, q INTEGER NOT NULL DEFAULT 0, seq INTEGER NOT NULL DEFAULT 0, rd INTEGER NOT NULL DEFAULT 0,
+  ref TEXT, ct INTEGER NOT NULL, bytes INTEGER NOT NULL);
+CREATE INDEX outbox_ref ON outbox(ref) WHERE ref IS NOT NULL;
+CREATE TABLE uplinks(name TEXT PRIMARY KEY, cursor INTEGER NOT NULL);
+CREATE TABLE ledger(
+  seq INTEGER PRIMARY KEY AUTOINCREMENT, id TEXT NOT NULL UNIQUE, recorded INTEGER NOT NULL,
+  asset TEXT NOT NULL, tag TEXT NOT NULL, type INTEGER NOT NULL, from_ns INTEGER NOT NULL,
+  to_ns INTEGER NOT NULL, count INTEGER NOT NULL, first_record INTEGER NOT NULL,
+  last_record INTEGER NOT NULL, reason TEXT NOT NULL, upstream_loss INTEGER NOT NULL);
 )sql"},
 }};
 

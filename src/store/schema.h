@@ -21,13 +21,25 @@
 //   events(id UNIQUE, schema_version, asset, source, start_ns, end_ns, kind, severity,
 //          message, payload, model_version, operator, comment, refers_to, context)
 //     payload and context are JSON object text; index events_start(start_ns, id).
+//
+// Version 2 (the outbox, store/outbox.h; docs/outbox-schema.md):
+//   outbox(id AUTOINCREMENT, type, tag, t, v, q, seq, rd, ref, ct, bytes)
+//     id    record id, strictly increasing, never reused (AUTOINCREMENT)
+//     type  RecordType: 1 sample, 2 event, 3 alert, 4 label, 5 ledger
+//     tag   tags.id (samples); t v q seq rd as in samples (samples); t = start (events) or
+//           recorded time (ledger)
+//     ref   events.id (event, alert, label) or ledger.id (ledger); partial index outbox_ref
+//     ct    commit time, UTC ns; bytes: approximate bytes the record stands for on disk
+//   uplinks(name PRIMARY KEY, cursor)   every record id <= cursor is acknowledged (or evicted)
+//   ledger(seq AUTOINCREMENT, id UNIQUE, recorded, asset, tag, type, from_ns, to_ns, count,
+//          first_record, last_record, reason, upstream_loss)   store/outbox.h LedgerEntry
 #include "core/status.h"
 
 namespace pf::store {
 
 class Database;
 
-constexpr int kSchemaVersion = 1;
+constexpr int kSchemaVersion = 2;
 
 // Brings the database to kSchemaVersion.
 Status Migrate(Database& db);

@@ -95,7 +95,8 @@ Result<std::unique_ptr<Database>> Database::Open(const DatabaseOptions& options)
   PF_RETURN_IF_ERROR(CreateParent(options.path));
   sqlite3* raw = nullptr;
   int rc = sqlite3_open_v2(options.path.c_str(), &raw,
-                           SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, nullptr);
+                           SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
+                           options.vfs.empty() ? nullptr : options.vfs.c_str());
   std::unique_ptr<Database> db(new Database(raw, options.path));
   if (rc != SQLITE_OK) return db->Error("open", rc);
   sqlite3_extended_result_codes(raw, 1);

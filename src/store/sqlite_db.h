@@ -20,6 +20,8 @@ struct DatabaseOptions {
   std::string path;                // created with its parent folder when missing
   bool synchronous_full = false;   // synchronous=FULL (fsync each commit) instead of NORMAL
   int busy_timeout_ms = 5000;      // how long a writer waits for another connection's lock
+  std::string vfs;                 // a registered sqlite VFS name ("" = the default); crash tests use
+                                   // store/testing/fault_vfs.h (added by faultvfs)
 };
 
 // A prepared statement owned by its Database. Bind indexes are 1-based like sqlite's.

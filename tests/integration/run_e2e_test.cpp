@@ -116,8 +116,8 @@ site = "plant1"
 data_dir = "{0}/data"
 [api]
 listen = "127.0.0.1:{1}"
-[history]
-flush_interval = "50ms"
+[store]
+commit_window = "50ms"
 
 [[assets]]
 id = "press7"
@@ -214,7 +214,7 @@ context = "machine_state"
 
   // Everything accepted is on disk: the last polled sample is in the history after shutdown.
   HistoryOptions ho;
-  ho.path = dir.path() + "/data/history.db";
+  ho.path = dir.path() + "/data/plantfloor.db";
   auto store = HistoryStore::Open(ho);
   ASSERT_TRUE(store.ok()) << store.status().ToString();
   auto rows = (*store)->Query("press7.counter", Timestamp{0}, Now() + std::chrono::hours(1));
@@ -267,7 +267,7 @@ tags = [ {{ name = "a1.a", column = "a" }}, {{ name = "a1.b", column = "b" }},
     std::this_thread::sleep_for(100ms);
   }
   EXPECT_EQ(pf.exit_code(), 0);
-  auto events = EventStore::Open(dir.path() + "/data/history.db");
+  auto events = EventStore::Open(dir.path() + "/data/plantfloor.db");
   ASSERT_TRUE(events.ok());
   EventQuery q;
   q.kind = "runtime_stopped";
@@ -279,7 +279,7 @@ tags = [ {{ name = "a1.a", column = "a" }}, {{ name = "a1.b", column = "b" }},
   EXPECT_EQ(account["samples_dropped"].get<double>(), 0) << account.dump();
   EXPECT_LT(peak_kb, 64 * 1024) << "peak RSS " << peak_kb << " kB";
   HistoryOptions ho;
-  ho.path = dir.path() + "/data/history.db";
+  ho.path = dir.path() + "/data/plantfloor.db";
   ho.retention = std::chrono::hours(24 * 36500);
   auto store = HistoryStore::Open(ho);
   ASSERT_TRUE(store.ok());
