@@ -74,8 +74,8 @@ def write_config(path, data_dir, port, store, flush_interval=None):
         "# written by bench/modbus_poll_bench.py",
         "[plant]", 'name = "bench"', 'site = "bench"', f'data_dir = "{data_dir}"', 'log_level = "info"', "",
         "[api]", 'listen = "127.0.0.1:0"', "",
-        "[history]", f'path = "{data_dir}/history.db"',
-        *([f'flush_interval = "{flush_interval}"'] if flush_interval else []), "",
+        "[store]", f'path = "{data_dir}/history.db"',
+        *([f'commit_window = "{flush_interval}"'] if flush_interval else []), "",
         "[[assets]]", 'id = "cell1"', 'area = "bench"', 'line = "line1"', "",
         "[[sources]]", f'name = "{SOURCE}"', 'type = "modbus"', f'endpoint = "tcp://127.0.0.1:{port}"',
         'asset = "cell1"', 'poll = "100ms"', 'timeout = "1s"', f"max_gap = {MAX_GAP}", f"max_block = {MAX_BLOCK}", "",
@@ -627,7 +627,7 @@ def main():
     ap.add_argument("--server", help="the modbus_bench_server binary")
     ap.add_argument("--seconds", type=float, default=60, help="measured window per run (default 60)")
     ap.add_argument("--warmup", type=float, default=3, help="seconds before the window (default 3)")
-    ap.add_argument("--flush-interval", help='[history] flush_interval, e.g. "1s" (default: the runtime default)')
+    ap.add_argument("--flush-interval", help='[store] commit_window, e.g. "1s" (default: the runtime default, 200ms)')
     ap.add_argument("--stores", default="on_change,all", type=lambda v: v.split(","),
                     help='store modes to run plantfloor with, in order (default "on_change,all"; also "none")')
     ap.add_argument("--json", action="store_true", help="print one JSON object instead of the table")

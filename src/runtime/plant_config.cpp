@@ -349,6 +349,8 @@ Result<PlantConfig> BuildPlantConfig(ConfigNode root_in) {
       return ConfigError(*type_node, fmt::format("unknown uplink type {}; known types: mqtt", type_node->Describe()));
     ConfigReader r(*un, uplink::MqttUplinkSpec());
     PF_RETURN_IF_ERROR(r.Check());
+    // Semantics too (broker URL, qos, TLS files readable): `check` must catch them.
+    PF_RETURN_IF_ERROR(uplink::ParseMqttUplinkConfig(*un).status());
     UplinkConfig u;
     PF_ASSIGN_OR_RETURN(u.name, r.String("name"));
     if (!uplink_names.insert(u.name).second) return r.Error("name", fmt::format("duplicate uplink '{}'", u.name));

@@ -92,6 +92,8 @@ Result<std::unique_ptr<Runtime>> Runtime::Create(PlantConfig config, MetricsRegi
     srcs.events = &rt->store_->events();
     srcs.metrics = &metrics;
     PF_RETURN_IF_ERROR(AddBuiltinRoutes(*rt->api_, srcs));
+    PF_RETURN_IF_ERROR(rt->api_->AddRoute(
+        "GET", "/api/v1/outbox", [self](const ApiRequest&) { return self->OutboxResponse(); }, false));
   }
   return rt;
 }
@@ -179,6 +181,54 @@ bool Runtime::ShouldExit() const {
 }
 
 int Runtime::api_port() const { return api_ ? api_->port() : 0; }
+
+// Store-and-forward state for operators: per uplink what waits, how old, what was acknowledged;
+// the store's size against its budget; the newest loss-ledger entries.
+ApiResponse Runtime::OutboxResponse() const {
+  using nlohmann::json;
+  json uplinks = json::array();
+  for (const auto& u : uplinks_) {
+    const std::string& name = u->config().name;
+    OutboxStats st = store_->outbox().Stats(name);
+    MqttUplink::State state = u->GetState();
+    Timestamp now = Now();
+    uplinks.push_back({{"name", name},
+                       {"broker", u->config().broker},
+                       {"connected", state.connected},
+                       {"depth", st.depth},
+                       {"bytes", st.bytes},
+                       {"oldest", st.oldest.ns ? json(FormatRfc3339(st.oldest, 9)) : json(nullptr)},
+                       {"oldest_age_s", st.oldest.ns ? (now - st.oldest).count() * 1e-9 : 0.0},
+                       {"acknowledged", st.acknowledged},
+                       {"published", state.published},
+                       {"reconnects", state.reconnects},
+                       {"last_error", state.last_error.empty() ? json(nullptr) : json(state.last_error)}});
+  }
+  json ledger = json::array();
+  if (auto entries = store_->Ledger(0, 100000); entries.ok()) {
+    size_t first = entries->size() > 100 ? entries->size() - 100 : 0;
+    for (size_t i = entries->size(); i-- > first;) {
+      const LedgerEntry& l = (*entries)[i];
+      ledger.push_back({{"id", l.id},
+                        {"recorded", FormatRfc3339(l.recorded, 9)},
+                        {"asset", l.asset},
+                        {"tag", l.tag},
+                        {"type", RecordTypeName(l.evicted_type)},
+                        {"from", FormatRfc3339(l.from, 9)},
+                        {"to", FormatRfc3339(l.to, 9)},
+                        {"count", l.count},
+                        {"reason", l.reason},
+                        {"upstream_loss", l.upstream_loss}});
+    }
+  }
+  auto used = store_->BytesUsed();
+  json store = {{"path", config_.store.path},
+                {"bytes_used", used.ok() ? json(*used) : json(nullptr)},
+                {"disk_budget", config_.store.disk_budget_bytes ? json(config_.store.disk_budget_bytes) : json(nullptr)},
+                {"fsync", config_.store.fsync},
+                {"commit_window_ms", config_.store.commit_window.count() / 1'000'000}};
+  return ApiResponse::Json({{"uplinks", uplinks}, {"store", store}, {"ledger", ledger}});
+}
 
 bool Runtime::Alive() const {
   int64_t beat = processor_heartbeat_ns_.load(std::memory_order_relaxed);

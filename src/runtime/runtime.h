@@ -73,6 +73,7 @@ class Runtime final : public RuntimeView, public SampleSink {
   void HandleSamples(std::vector<Sample>& batch, CommitBatch& pending);
   void HandleEvent(Event& e, CommitBatch& pending);
   void Flush(CommitBatch& pending);
+  ApiResponse OutboxResponse() const;
 
   PlantConfig config_;
   MetricsRegistry& metrics_;

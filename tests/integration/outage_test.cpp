@@ -218,6 +218,18 @@ reconnect_max = "1s"
     std::this_thread::sleep_for(100ms);
   }
   EXPECT_EQ(depth, 0) << "the outbox drained after the outage";
+  {
+    httplib::Client c("127.0.0.1", api_port);
+    auto r = c.Get("/api/v1/outbox");
+    ASSERT_TRUE(r);
+    json ob = json::parse(r->body);
+    ASSERT_EQ(ob["uplinks"].size(), 1u) << ob.dump();
+    EXPECT_EQ(ob["uplinks"][0]["name"], "hub");
+    EXPECT_EQ(ob["uplinks"][0]["depth"], 0) << ob.dump();
+    EXPECT_EQ(ob["uplinks"][0]["connected"], true) << ob.dump();
+    EXPECT_GT(ob["uplinks"][0]["acknowledged"].get<double>(), 0) << ob.dump();
+    EXPECT_TRUE(ob["ledger"].empty()) << "no budget was reached, nothing evicted: " << ob.dump();
+  }
   kill(pf, SIGTERM);
   EXPECT_EQ(WaitExit(pf, 20s), 0);
   std::this_thread::sleep_for(500ms);
