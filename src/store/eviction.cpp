@@ -113,6 +113,12 @@ class Evictor {
         lo = std::min(lo, mm->Int(0));
         hi = std::max(hi, mm->Int(1));
       }
+      PF_ASSIGN_OR_RETURN(StatementRef staged, db_.Prepare("SELECT min(t), max(t) FROM recent"));
+      PF_ASSIGN_OR_RETURN(bool staged_row, staged->Step());
+      if (staged_row && !staged->IsNull(0)) {
+        lo = std::min(lo, staged->Int(0));
+        hi = std::max(hi, staged->Int(1));
+      }
       if (lo > hi) {
         history_done_ = true;
         return false;
@@ -126,7 +132,7 @@ class Evictor {
       return false;
     }
     cutoff_ = cutoff_ > last_ - slice_ ? last_ + 1 : cutoff_ + slice_;
-    bool any = false;
+    PF_ASSIGN_OR_RETURN(bool any, StagedSamples());
     for (const TagRow& t : tags_) {
       PF_ASSIGN_OR_RETURN(StatementRef st, db_.Prepare(
           "SELECT count(*), min(t), max(t) FROM samples WHERE tag = ?1 AND t < ?2"));
@@ -143,6 +149,28 @@ class Evictor {
       any = true;
     }
     return any || cutoff_ <= last_;
+  }
+
+  // Staged history rows (schema.h version 3) with t < cutoff_, one scan of `recent` for all tags.
+  // Must run before the clustered rows of the same slice are deleted: a (tag, t) also in samples
+  // is accounted there, so only the distinct staged points samples lacks are counted here.
+  Result<bool> StagedSamples() {
+    PF_ASSIGN_OR_RETURN(StatementRef st, db_.Prepare(
+        "SELECT r.tag, count(*), min(r.t), max(r.t) FROM (SELECT DISTINCT tag, t FROM recent WHERE t < ?1) r "
+        "WHERE NOT EXISTS (SELECT 1 FROM samples s WHERE s.tag = r.tag AND s.t = r.t) GROUP BY r.tag"));
+    st->BindInt(1, cutoff_);
+    for (;;) {
+      PF_ASSIGN_OR_RETURN(bool row, st->Step());
+      if (!row) break;
+      auto tag = std::find_if(tags_.begin(), tags_.end(), [&](const TagRow& t) { return t.id == st->Int(0); });
+      if (tag == tags_.end()) continue;  // tags rows are never deleted; a staged row always has one
+      Account({tag->asset, tag->name, RecordType::kSample, "history_budget"}, Timestamp::FromNs(st->Int(2)),
+              Timestamp::FromNs(st->Int(3)), static_cast<uint64_t>(st->Int(1)), 0, 0);
+    }
+    PF_ASSIGN_OR_RETURN(StatementRef del, db_.Prepare("DELETE FROM recent WHERE t < ?1"));
+    del->BindInt(1, cutoff_);
+    PF_RETURN_IF_ERROR(del->Run());
+    return db_.Changes() > 0;
   }
 
   // The oldest chunk of outbox records of one type (kSample or kEvent), with their event rows.

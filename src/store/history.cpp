@@ -6,10 +6,10 @@
 #include <cmath>
 #include <filesystem>
 #include <limits>
-#include <map>
 #include <mutex>
 #include <unordered_map>
 
+#include "core/log.h"
 #include "store/history_internal.h"
 #include "store/sqlite_db.h"
 
@@ -18,6 +18,16 @@ namespace {
 
 using store::Database;
 using store::StatementRef;
+
+// The current points of tag ?1 with t in [?2, ?3), as "SELECT t, v, q, seq, rd" over both
+// tables (schema.h version 3): the clustered rows no staged row replaces, and of the staged rows
+// the last one (highest id) per t. `recent` has no index: each of its two subqueries is one scan
+// of at most staging_rows rows; NOT IN and id IN build a temporary b-tree of their subquery.
+constexpr const char* kPoints =
+    "SELECT t, v, q, seq, rd FROM samples WHERE tag = ?1 AND t >= ?2 AND t < ?3 "
+    "AND t NOT IN (SELECT t FROM recent WHERE tag = ?1 AND t >= ?2 AND t < ?3) "
+    "UNION ALL SELECT t, v, q, seq, rd FROM recent WHERE id IN "
+    "(SELECT max(id) FROM recent WHERE tag = ?1 AND t >= ?2 AND t < ?3 GROUP BY t)";
 
 Result<StoredSample> DecodeRow(const store::Statement& st) {
   StoredSample out;
@@ -55,7 +65,8 @@ Result<std::unique_ptr<HistoryStore>> HistoryStore::Open(const HistoryOptions& o
                            FormatDuration(options.retention));
   auto conn = std::make_shared<store::Connection>();
   PF_ASSIGN_OR_RETURN(conn->db, store::Database::Open({.path = options.path,
-                                                       .synchronous_full = options.fsync_each_commit}));
+                                                       .synchronous_full = options.fsync_each_commit,
+                                                       .vfs = ""}));
   return OpenShared(std::move(conn), options);
 }
 
@@ -69,6 +80,10 @@ Result<std::unique_ptr<HistoryStore>> HistoryStore::OpenShared(std::shared_ptr<s
   impl->options = options;
   impl->db = conn->db.get();
   impl->conn = std::move(conn);
+  {
+    std::lock_guard lock(impl->conn->mu);
+    PF_RETURN_IF_ERROR_CTX(impl->LoadStaged(), "history '{}': open", options.path);
+  }
   return std::unique_ptr<HistoryStore>(new HistoryStore(std::move(impl)));
 }
 
@@ -103,6 +118,9 @@ Status HistoryStore::Append(std::span<const Sample> samples) {
   for (const Sample& s : samples) PF_RETURN_IF_ERROR_CTX(impl_->Insert(s), "history append");
   PF_RETURN_IF_ERROR_CTX(tx.Commit(), "history append");
   impl_->written.fetch_add(samples.size(), std::memory_order_relaxed);
+  impl_->NoteAppended(samples.size());
+  if (Status c = impl_->MaybeCompactLocked(); !c.ok())  // the append is durable; rows stay staged
+    PF_LOG_WARN("{}", c.ToString());
   return Status::Ok();
 }
 
@@ -113,8 +131,7 @@ Result<std::vector<StoredSample>> HistoryStore::Query(const std::string& tag, Ti
                            FormatRfc3339(from));
   std::lock_guard lock(impl_->conn->mu);
   PF_ASSIGN_OR_RETURN(int64_t id, impl_->LookupTag(tag));
-  PF_ASSIGN_OR_RETURN(StatementRef st, impl_->db->Prepare(
-      "SELECT t, v, q, seq, rd FROM samples WHERE tag = ?1 AND t >= ?2 AND t < ?3 ORDER BY t LIMIT ?4"));
+  PF_ASSIGN_OR_RETURN(StatementRef st, impl_->db->Prepare(fmt::format("{} ORDER BY 1 LIMIT ?4", kPoints)));
   st->BindInt(1, id);
   st->BindInt(2, from.ns);
   st->BindInt(3, to.ns);
@@ -132,45 +149,29 @@ Result<std::vector<StoredSample>> HistoryStore::Query(const std::string& tag, Ti
 
 namespace {
 
-// Both bucket passes share the bucket expression and range; ?1 tag, ?2 from, ?3 to, ?4 width.
-// Each has exactly one min() or max(), so sqlite takes the bare column t from the row that holds
-// that extreme: this is how min_time and max_time are found. first and last are then two index
-// seeks per bucket (EdgeValue) rather than two more passes over the range.
-constexpr const char* kNumeric = "typeof(v) IN ('integer','real')";
-
-std::string BucketSql(std::string_view select, bool numeric_only) {
-  return fmt::format("SELECT (t - ?2) / ?4 AS b, {} FROM samples WHERE tag = ?1 AND t >= ?2 AND t < ?3{} "
-                     "GROUP BY b ORDER BY b",
-                     select, numeric_only ? fmt::format(" AND {}", kNumeric) : "");
-}
-
-// Runs one bucket query; fill(bucket, statement) reads the columns after b.
-template <typename Fill>
-Status RunBuckets(Database& db, const std::string& sql, int64_t tag, Timestamp from, Timestamp to, int64_t width,
-                  std::map<int64_t, HistoryBucket>& buckets, Fill fill) {
-  PF_ASSIGN_OR_RETURN(StatementRef st, db.Prepare(sql));
-  st->BindInt(1, tag);
-  st->BindInt(2, from.ns);
-  st->BindInt(3, to.ns);
-  st->BindInt(4, width);
-  for (;;) {
-    PF_ASSIGN_OR_RETURN(bool row, st->Step());
-    if (!row) return Status::Ok();
-    fill(buckets[st->Int(0)], *st);
+// Folds the points of one bucket, in time order, as the API's plot needs them: min and max with
+// their times (the first one on a tie), first, last, mean and count of the numeric points (REAL
+// or INTEGER, bools as 0/1; strings and NaN/no value are not numbers), worst quality of all.
+void AddPoint(HistoryBucket& b, double& sum, const store::Statement& st) {
+  const int64_t t = st.Int(0);
+  const int64_t quality = st.Int(2) >> 8 & 255;
+  if (quality == 2) b.worst_quality = Quality::kBad;
+  else if (quality == 1 && b.worst_quality != Quality::kBad) b.worst_quality = Quality::kUncertain;
+  const int type = st.ColumnType(1);
+  if (type != SQLITE_INTEGER && type != SQLITE_FLOAT) return;
+  const double v = st.Double(1);
+  if (b.count == 0 || v < b.min) {
+    b.min = v;
+    b.min_time = Timestamp::FromNs(t);
   }
-}
-
-// The first (or last) numeric value of tag in [start, end).
-Result<double> EdgeValue(Database& db, int64_t tag, Timestamp start, Timestamp end, bool last) {
-  PF_ASSIGN_OR_RETURN(StatementRef st, db.Prepare(fmt::format(
-      "SELECT v FROM samples WHERE tag = ?1 AND t >= ?2 AND t < ?3 AND {} ORDER BY t {} LIMIT 1", kNumeric,
-      last ? "DESC" : "ASC")));
-  st->BindInt(1, tag);
-  st->BindInt(2, start.ns);
-  st->BindInt(3, end.ns);
-  PF_ASSIGN_OR_RETURN(bool row, st->Step());
-  if (!row) return Internal("history: bucket [{}, {}) counted numeric samples but has none", start.ns, end.ns);
-  return st->Double(0);
+  if (b.count == 0 || v > b.max) {
+    b.max = v;
+    b.max_time = Timestamp::FromNs(t);
+  }
+  if (b.count == 0) b.first = v;
+  b.last = v;
+  sum += v;
+  ++b.count;
 }
 
 }  // namespace
@@ -189,41 +190,35 @@ Result<std::vector<HistoryBucket>> HistoryStore::QueryBuckets(const std::string&
 
   std::lock_guard lock(impl_->conn->mu);
   PF_ASSIGN_OR_RETURN(int64_t id, impl_->LookupTag(tag));
-  Database& db = *impl_->db;
-  store::Transaction tx(db);  // one snapshot for every pass
-  PF_RETURN_IF_ERROR(tx.Begin(/*immediate=*/false));
-  std::map<int64_t, HistoryBucket> buckets;
-  const std::string num = fmt::format("CASE WHEN {} THEN v END", kNumeric);
-  PF_RETURN_IF_ERROR(RunBuckets(
-      db, BucketSql(fmt::format("min({0}), t, sum({1}), avg({0}), sum((q >> 8 & 255) = 2), sum((q >> 8 & 255) = 1)",
-                                num, kNumeric), false),
-      id, from, to, width, buckets, [](HistoryBucket& b, const store::Statement& st) {
-        b.min = st.Double(1);
-        b.min_time = Timestamp::FromNs(st.Int(2));
-        b.count = static_cast<uint64_t>(st.Int(3));
-        b.mean = st.Double(4);
-        b.worst_quality = st.Int(5) > 0 ? Quality::kBad : st.Int(6) > 0 ? Quality::kUncertain : Quality::kGood;
-      }));
-  PF_RETURN_IF_ERROR(RunBuckets(db, BucketSql("max(v), t", true), id, from, to, width, buckets,
-                                [](HistoryBucket& b, const store::Statement& st) {
-                                  b.max = st.Double(1);
-                                  b.max_time = Timestamp::FromNs(st.Int(2));
-                                }));
-  for (auto& [index, b] : buckets) {
-    b.start = from + Duration(index * width);
-    b.end = Timestamp::FromNs(std::min(b.start.ns + width, to.ns));
-    if (b.count == 0) {
-      b.min_time = b.max_time = b.start;
-      continue;
-    }
-    PF_ASSIGN_OR_RETURN(b.first, EdgeValue(db, id, b.start, b.end, /*last=*/false));
-    PF_ASSIGN_OR_RETURN(b.last, EdgeValue(db, id, b.start, b.end, /*last=*/true));
-  }
-  PF_RETURN_IF_ERROR(tx.Commit());
-
+  // One pass over the points in time order (one statement: one snapshot of both tables).
+  PF_ASSIGN_OR_RETURN(StatementRef st, impl_->db->Prepare(fmt::format("{} ORDER BY 1", kPoints)));
+  st->BindInt(1, id);
+  st->BindInt(2, from.ns);
+  st->BindInt(3, to.ns);
   std::vector<HistoryBucket> out;
-  out.reserve(buckets.size());
-  for (auto& [index, b] : buckets) out.push_back(b);
+  uint64_t index = 0;
+  double sum = 0;
+  auto finish = [&] {
+    HistoryBucket& b = out.back();
+    b.start = from + Duration(static_cast<int64_t>(index) * width);
+    b.end = Timestamp::FromNs(std::min(b.start.ns + width, to.ns));
+    b.mean = b.count ? sum / static_cast<double>(b.count) : 0;
+    if (b.count == 0) b.min_time = b.max_time = b.start;
+  };
+  for (;;) {
+    PF_ASSIGN_OR_RETURN(bool row, st->Step());
+    if (!row) break;
+    // t is in [from, to), so t - from fits in [0, span) with span < 2^63.
+    uint64_t i = (static_cast<uint64_t>(st->Int(0)) - static_cast<uint64_t>(from.ns)) / static_cast<uint64_t>(width);
+    if (out.empty() || i != index) {
+      if (!out.empty()) finish();
+      out.emplace_back();
+      index = i;
+      sum = 0;
+    }
+    AddPoint(out.back(), sum, *st);
+  }
+  if (!out.empty()) finish();
   return out;
 }
 
@@ -240,6 +235,11 @@ Result<uint64_t> HistoryStore::EnforceRetention(Timestamp now) {
     }
   }
   uint64_t deleted = 0;
+  {
+    auto n = impl_->DeleteStaged(cutoff);
+    if (!n.ok()) return n.status().WithContext("history retention of staged samples");
+    deleted += static_cast<uint64_t>(*n);
+  }
   for (int64_t tag : tags) {
     for (;;) {  // the lock is released between chunks so appends interleave
       auto n = impl_->DeleteChunk(tag, cutoff);
@@ -262,6 +262,13 @@ Status HistoryStore::Checkpoint() {
   if (rc != SQLITE_OK) return impl_->db->Error("wal checkpoint", rc);
   return Status::Ok();
 }
+
+Status HistoryStore::Compact() {
+  std::lock_guard lock(impl_->conn->mu);
+  return impl_->CompactLocked();
+}
+
+uint64_t HistoryStore::StagedSamples() const { return impl_->staged.load(std::memory_order_relaxed); }
 
 uint64_t HistoryStore::SamplesWritten() const { return impl_->written.load(std::memory_order_relaxed); }
 

@@ -1,8 +1,9 @@
 #pragma once
-// History store: samples in SQLite (WAL), store-on-change with a per-tag deadband, time-range
-// queries, downsampling that keeps extremes, retention by age. Events live in the same database
-// (store/event_store.h). Thread-safety: one HistoryStore may be used from several threads; calls
-// are serialised inside.
+// History store: samples in SQLite (WAL), staged in arrival order and compacted into a table
+// clustered by (tag, time) (HistoryOptions::staging_rows), store-on-change with a per-tag
+// deadband, time-range queries, downsampling that keeps extremes, retention by age. Events live
+// in the same database (store/event_store.h). Thread-safety: one HistoryStore may be used from
+// several threads; calls are serialised inside.
 #include <memory>
 #include <optional>
 #include <span>
@@ -24,6 +25,14 @@ struct HistoryOptions {
   std::string path;                 // the SQLite file; created with its folder when missing
   Duration retention{std::chrono::hours(24 * 30)};  // samples older than now - retention are deleted
   bool fsync_each_commit = false;   // synchronous=FULL instead of NORMAL (WAL)
+  // Staging (schema.h version 3): appends go to the table `recent` in arrival order and are
+  // compacted into the clustered `samples` table, in one transaction, after a commit that leaves
+  // more than staging_rows staged rows or whose oldest staged row was staged staging_age ago.
+  // Larger values write fewer bytes per sample (each tag's leaf page is rewritten once per
+  // compaction instead of once per commit) but make every query scan up to that many staged
+  // rows. 0 = no staging: appends go straight into samples (the layout before version 3).
+  size_t staging_rows = 50000;
+  Duration staging_age{std::chrono::seconds(60)};
 };
 
 // One stored point as a query returns it.
@@ -65,8 +74,15 @@ class HistoryStore {
   // At most max_points buckets of equal width over [from, to); empty buckets are omitted.
   Result<std::vector<HistoryBucket>> QueryBuckets(const std::string& tag, Timestamp from, Timestamp to,
                                                   size_t max_points) const;
-  // Deletes samples older than now - retention; returns the number deleted.
+  // Deletes samples older than now - retention (staged or compacted); returns the number of
+  // (tag, time) points deleted.
   Result<uint64_t> EnforceRetention(Timestamp now);
+  // Moves every staged sample into the clustered table now, in one transaction (a crash leaves
+  // either all of them staged or all of them compacted). Appends do this by themselves when the
+  // thresholds of HistoryOptions are crossed; queries give the same results before and after.
+  Status Compact();
+  // Samples staged and not yet compacted (as counted by this process since it opened the file).
+  uint64_t StagedSamples() const;
   // Database + WAL bytes on disk.
   uint64_t BytesOnDisk() const;
   // Copies the WAL into the database file and truncates the WAL (e.g. at shutdown, or before

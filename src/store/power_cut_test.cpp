@@ -429,8 +429,10 @@ CommitBatch MakeBatch(const std::vector<uint64_t>& seqs, int64_t t0) {
   return b;
 }
 
-StoreOptions StoreOpts(const std::string& path, const std::string& vfs, int autocheckpoint, size_t ack_flush) {
+StoreOptions StoreOpts(const std::string& path, const std::string& vfs, int autocheckpoint, size_t ack_flush,
+                       size_t staging_rows = 50000) {
   StoreOptions o;
+  o.staging_rows = staging_rows;
   o.path = path;
   o.fsync = true;
   o.ballast_bytes = 0;
@@ -501,7 +503,7 @@ TEST_F(PowerCutTest, RandomCutsKeepEveryCommittedBatchInStore) {
               static_cast<unsigned long long>(iterations));
   std::mt19937_64 rng(seed);
   const int64_t t0 = Now().ns - int64_t{3600} * 1'000'000'000;  // well inside the history retention
-  uint64_t committed = 0, failed = 0, acks = 0, cuts = 0;
+  uint64_t committed = 0, failed = 0, acks = 0, cuts = 0, compactions = 0;
   for (uint64_t it = 0; it < iterations; ++it) {
     SCOPED_TRACE(fmt::format("seed {} iteration {}", seed, it));
     Reregister(FaultVfsOptions{it % 2 == 1, rng(), 512});
@@ -509,7 +511,10 @@ TEST_F(PowerCutTest, RandomCutsKeepEveryCommittedBatchInStore) {
     std::vector<PlannedBatch> batches;
     std::set<uint64_t> acked;
     {
-      auto opened = Store::Open(StoreOpts(path, vfs_->name(), static_cast<int>(2 + rng() % 15), 1 + rng() % 4));
+      // Staging thresholds of 1-24 rows: compactions (store/history_internal.h) run every few
+      // commits, so cuts also land inside them.
+      auto opened = Store::Open(StoreOpts(path, vfs_->name(), static_cast<int>(2 + rng() % 15), 1 + rng() % 4,
+                                          1 + rng() % 24));
       ASSERT_TRUE(opened.ok()) << opened.status().ToString();
       std::unique_ptr<Store> store = std::move(opened).value();
       for (TagId id : {TagId{0}, TagId{1}}) ASSERT_TRUE(store->RegisterTag(StoreTag(id, kTags[id])).ok());
@@ -519,6 +524,7 @@ TEST_F(PowerCutTest, RandomCutsKeepEveryCommittedBatchInStore) {
       for (int b = 0; b < 80 && !vfs_->cut(); ++b) {
         PlannedBatch plan;
         for (uint64_t n = 1 + rng() % 6; n > 0; --n) plan.seqs.push_back(next_seq++);
+        const uint64_t staged_before = store->history().StagedSamples();
         Status st = store->Commit(MakeBatch(plan.seqs, t0));
         plan.committed = st.ok();
         batches.push_back(plan);
@@ -529,6 +535,7 @@ TEST_F(PowerCutTest, RandomCutsKeepEveryCommittedBatchInStore) {
           break;
         }
         ++committed;
+        if (store->history().StagedSamples() < staged_before + plan.seqs.size()) ++compactions;
         if (rng() % 3 != 0) continue;
         auto recs = store->outbox().Peek("hub", 1 + rng() % 8, 1 << 20);
         if (!recs.ok()) break;
@@ -546,9 +553,12 @@ TEST_F(PowerCutTest, RandomCutsKeepEveryCommittedBatchInStore) {
     if (HasFailure()) return;
     for (const char* suffix : {"", "-wal", "-shm"}) std::filesystem::remove(path + suffix);
   }
-  std::printf("store: %llu commits returned ok, %llu failed at the cut, %llu acks, %llu cuts\n",
+  std::printf("store: %llu commits returned ok, %llu failed at the cut, %llu acks, %llu cuts, %llu history "
+              "compactions\n",
               static_cast<unsigned long long>(committed), static_cast<unsigned long long>(failed),
-              static_cast<unsigned long long>(acks), static_cast<unsigned long long>(cuts));
+              static_cast<unsigned long long>(acks), static_cast<unsigned long long>(cuts),
+              static_cast<unsigned long long>(compactions));
+  EXPECT_GT(compactions, iterations / 4);
   EXPECT_GT(failed, 0u);
   EXPECT_GE(cuts, iterations * 8 / 10);
 }

@@ -14,7 +14,7 @@ struct Migration {
   const char* sql;
 };
 
-constexpr std::array<Migration, 2> kMigrations = {{
+constexpr std::array<Migration, 3> kMigrations = {{
     {1, "tags, samples, events",
      R"sql(
 CREATE TABLE IF NOT EXISTS schema_version(
@@ -46,6 +46,12 @@ CREATE TABLE ledger(
   asset TEXT NOT NULL, tag TEXT NOT NULL, type INTEGER NOT NULL, from_ns INTEGER NOT NULL,
   to_ns INTEGER NOT NULL, count INTEGER NOT NULL, first_record INTEGER NOT NULL,
   last_record INTEGER NOT NULL, reason TEXT NOT NULL, upstream_loss INTEGER NOT NULL);
+)sql"},
+    {3, "recent: the history's staging table in arrival order",
+     R"sql(
+CREATE TABLE recent(
+  id INTEGER PRIMARY KEY, tag INTEGER NOT NULL, t INTEGER NOT NULL, v, q INTEGER NOT NULL,
+  seq INTEGER NOT NULL, rd INTEGER NOT NULL);
 )sql"},
 }};
 

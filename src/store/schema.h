@@ -33,13 +33,22 @@
 //   uplinks(name PRIMARY KEY, cursor)   every record id <= cursor is acknowledged (or evicted)
 //   ledger(seq AUTOINCREMENT, id UNIQUE, recorded, asset, tag, type, from_ns, to_ns, count,
 //          first_record, last_record, reason, upstream_loss)   store/outbox.h LedgerEntry
+//
+// Version 3 (history write amplification, docs/benchmarks.md "History write amplification fixed"):
+//   recent(id INTEGER PRIMARY KEY, tag, t, v, q, seq, rd)   columns as in samples
+//     The history's staging table in arrival order (id = rowid, no other index), so that a
+//     commit appends to its last pages instead of dirtying one leaf page of samples per tag.
+//     The same (tag, t) may appear several times, and also in samples: the row with the highest
+//     id is the current one, and a staged row wins over samples (keep last). Compaction
+//     (store/history_internal.h CompactLocked) moves every staged row into samples in one
+//     transaction; readers see the union of both tables (store/history.cpp).
 #include "core/status.h"
 
 namespace pf::store {
 
 class Database;
 
-constexpr int kSchemaVersion = 2;
+constexpr int kSchemaVersion = 3;
 
 // Brings the database to kSchemaVersion.
 Status Migrate(Database& db);

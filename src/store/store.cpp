@@ -162,6 +162,7 @@ struct Store::Impl {
     }
     PF_RETURN_IF_ERROR(tx.Commit());
     h.written.fetch_add(batch.history.size(), std::memory_order_relaxed);
+    h.NoteAppended(batch.history.size());
     return Status::Ok();
   }
 
@@ -184,6 +185,10 @@ struct Store::Impl {
         if (!r.ok()) PF_LOG_WARN("store '{}': eviction after commit: {}", options.path, r.status().ToString());
       }
     }
+    // Compaction is its own transaction right after the commit, on this thread: the commit is
+    // durable whatever happens to it, and a failed one leaves the rows staged (retried later).
+    if (Status c = history->impl_->MaybeCompactLocked(); !c.ok())
+      PF_LOG_WARN("store '{}': {}", options.path, c.ToString());
     if (Status f = outbox->MaybeFlushLocked(); !f.ok())
       PF_LOG_WARN("store '{}': outbox flush: {}", options.path, f.ToString());
     return Status::Ok();
@@ -234,7 +239,9 @@ Result<std::unique_ptr<Store>> Store::Open(const StoreOptions& options) {
   PF_RETURN_IF_ERROR(impl->conn->db->Exec(fmt::format("PRAGMA wal_autocheckpoint={}", options.wal_autocheckpoint_pages)));
   PF_ASSIGN_OR_RETURN(impl->history, HistoryStore::OpenShared(impl->conn, {.path = options.path,
                                                                           .retention = options.retention,
-                                                                          .fsync_each_commit = options.fsync}));
+                                                                          .fsync_each_commit = options.fsync,
+                                                                          .staging_rows = options.staging_rows,
+                                                                          .staging_age = options.staging_age}));
   PF_ASSIGN_OR_RETURN(impl->events, EventStore::OpenShared(impl->conn));
   PF_ASSIGN_OR_RETURN(impl->outbox, store::Outbox::Open(impl->conn, {.path = options.path,
                                                                      .ack_flush_count = options.ack_flush_count,

@@ -47,6 +47,10 @@ struct StoreOptions {
   double evict_to = 0.9;             // eviction stops at this fraction of the budget (hysteresis)
   uint64_t ballast_bytes = 1 << 20;  // 0 = no ballast file
   Duration retention{std::chrono::hours(24 * 30)};  // of history samples (HistoryStore)
+  // History staging and compaction (HistoryOptions::staging_rows): a compaction runs inside
+  // Commit, as its own transaction right after the batch's, when a threshold is crossed.
+  size_t staging_rows = 50000;
+  Duration staging_age{std::chrono::seconds(60)};
   int wal_autocheckpoint_pages = 1000;
   size_t ack_flush_count = 256;      // outbox acknowledgements persisted in batches of this many
   Duration ack_flush_interval{std::chrono::milliseconds(100)};  // ... or at least this often

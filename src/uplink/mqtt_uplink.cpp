@@ -201,10 +201,13 @@ class MqttUplink::Impl : public mqtt::iaction_listener {
         UpdateOutboxGauges();
         next_gauges = Clock::now() + 1s;
       }
+      // Refill the window in chunks, not one record per PUBACK: each Peek is an SQL query under
+      // the store's connection mutex, which a group commit holds through its fsync.
       size_t window = FreeWindow();
-      if (window == 0) {
-        WaitEvent(kFullWindowPoll);
-        continue;
+      if (window < RefillThreshold()) {
+        WaitWindow(RefillThreshold(), kFullWindowPoll);
+        if (FreeWindow() == 0) continue;
+        window = FreeWindow();
       }
       auto records = outbox_.Peek(config_.name, std::min<size_t>(window, config_.batch), kMaxPeekBytes);
       if (!records.ok()) {
@@ -354,6 +357,19 @@ class MqttUplink::Impl : public mqtt::iaction_listener {
     std::lock_guard l(mu_);
     return inflight_current_ >= static_cast<size_t>(config_.max_inflight)
                ? 0 : static_cast<size_t>(config_.max_inflight) - inflight_current_;
+  }
+  // Free slots worth a Peek while records are in flight: a quarter of the window (at most a batch).
+  size_t RefillThreshold() const {
+    return std::max<size_t>(1, std::min<size_t>(static_cast<size_t>(config_.max_inflight) / 4,
+                                                static_cast<size_t>(config_.batch)));
+  }
+  // Sleeps up to d or until `free` slots are free, a loss or Stop(). PUBACKs free slots at once
+  // (on_success); their outbox acknowledgements wait for the next DrainAcks.
+  void WaitWindow(size_t free, Duration d) {
+    std::unique_lock l(mu_);
+    cv_.wait_for(l, d, [&] {
+      return stop_ || lost_ || inflight_current_ + free <= static_cast<size_t>(config_.max_inflight);
+    });
   }
   bool Stopping() const {
     std::lock_guard l(mu_);
