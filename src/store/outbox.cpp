@@ -35,6 +35,23 @@ uint64_t EventRecordBytes(const Event& e) {
          e.comment.size() + e.refers_to.size();
 }
 
+LedgerEntry ReadLedgerRow(const Statement& st) {
+  LedgerEntry e;
+  e.id = st.Text(0);
+  e.recorded = Timestamp::FromNs(st.Int(1));
+  e.asset = st.Text(2);
+  e.tag = st.Text(3);
+  e.evicted_type = static_cast<RecordType>(st.Int(4));
+  e.from = Timestamp::FromNs(st.Int(5));
+  e.to = Timestamp::FromNs(st.Int(6));
+  e.count = static_cast<uint64_t>(st.Int(7));
+  e.first_record = static_cast<uint64_t>(st.Int(8));
+  e.last_record = static_cast<uint64_t>(st.Int(9));
+  e.reason = st.Text(10);
+  e.upstream_loss = st.Int(11) != 0;
+  return e;
+}
+
 namespace {
 
 constexpr const char* kSelectRecords =
@@ -42,26 +59,11 @@ constexpr const char* kSelectRecords =
     "FROM outbox o LEFT JOIN tags g ON g.id = o.tag WHERE o.id > ?1 ORDER BY o.id LIMIT ?2";
 
 Result<LedgerEntry> GetLedgerRow(Database& db, const std::string& id) {
-  PF_ASSIGN_OR_RETURN(StatementRef st, db.Prepare(
-      "SELECT id, recorded, asset, tag, type, from_ns, to_ns, count, first_record, last_record, reason, "
-      "upstream_loss FROM ledger WHERE id = ?1"));
+  PF_ASSIGN_OR_RETURN(StatementRef st, db.Prepare(std::string("SELECT ") + kLedgerColumns + " FROM ledger WHERE id = ?1"));
   st->BindText(1, id);
   PF_ASSIGN_OR_RETURN(bool row, st->Step());
   if (!row) return DataLoss("ledger entry '{}' is referenced by the outbox but missing", id);
-  LedgerEntry e;
-  e.id = st->Text(0);
-  e.recorded = Timestamp::FromNs(st->Int(1));
-  e.asset = st->Text(2);
-  e.tag = st->Text(3);
-  e.evicted_type = static_cast<RecordType>(st->Int(4));
-  e.from = Timestamp::FromNs(st->Int(5));
-  e.to = Timestamp::FromNs(st->Int(6));
-  e.count = static_cast<uint64_t>(st->Int(7));
-  e.first_record = static_cast<uint64_t>(st->Int(8));
-  e.last_record = static_cast<uint64_t>(st->Int(9));
-  e.reason = st->Text(10);
-  e.upstream_loss = st->Int(11) != 0;
-  return e;
+  return ReadLedgerRow(*st);
 }
 
 }  // namespace

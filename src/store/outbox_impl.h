@@ -23,6 +23,13 @@
 
 namespace pf::store {
 
+class Statement;
+// The ledger columns in the order ReadLedgerRow expects them.
+constexpr const char* kLedgerColumns =
+    "id, recorded, asset, tag, type, from_ns, to_ns, count, first_record, last_record, reason, upstream_loss";
+// One ledger row selected with kLedgerColumns.
+LedgerEntry ReadLedgerRow(const Statement& st);
+
 struct OutboxOptions {
   std::string path;                 // for messages
   size_t ack_flush_count = 256;

@@ -279,29 +279,16 @@ const std::string& Store::path() const { return impl_->options.path; }
 
 Result<std::vector<LedgerEntry>> Store::Ledger(uint64_t after_seq, size_t limit) const {
   std::lock_guard lock(impl_->conn->mu);
-  PF_ASSIGN_OR_RETURN(store::StatementRef st, impl_->conn->db->Prepare(
-      "SELECT id, recorded, asset, tag, type, from_ns, to_ns, count, first_record, last_record, reason, "
-      "upstream_loss FROM ledger WHERE seq > ?1 ORDER BY seq LIMIT ?2"));
+  PF_ASSIGN_OR_RETURN(store::StatementRef st,
+                      impl_->conn->db->Prepare(std::string("SELECT ") + store::kLedgerColumns +
+                                               " FROM ledger WHERE seq > ?1 ORDER BY seq LIMIT ?2"));
   st->BindInt(1, static_cast<int64_t>(after_seq));
   st->BindInt(2, static_cast<int64_t>(std::min<size_t>(limit, 1 << 30)));
   std::vector<LedgerEntry> out;
   for (;;) {
     PF_ASSIGN_OR_RETURN(bool row, st->Step());
     if (!row) return out;
-    LedgerEntry e;
-    e.id = st->Text(0);
-    e.recorded = Timestamp::FromNs(st->Int(1));
-    e.asset = st->Text(2);
-    e.tag = st->Text(3);
-    e.evicted_type = static_cast<RecordType>(st->Int(4));
-    e.from = Timestamp::FromNs(st->Int(5));
-    e.to = Timestamp::FromNs(st->Int(6));
-    e.count = static_cast<uint64_t>(st->Int(7));
-    e.first_record = static_cast<uint64_t>(st->Int(8));
-    e.last_record = static_cast<uint64_t>(st->Int(9));
-    e.reason = st->Text(10);
-    e.upstream_loss = st->Int(11) != 0;
-    out.push_back(std::move(e));
+    out.push_back(store::ReadLedgerRow(*st));
   }
 }
 

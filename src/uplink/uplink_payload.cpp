@@ -66,16 +66,7 @@ std::string TopicTail(const OutboxRecord& r) {
 
 }  // namespace
 
-std::string_view TypeName(RecordType t) {
-  switch (t) {
-    case RecordType::kSample: return "sample";
-    case RecordType::kEvent: return "event";
-    case RecordType::kAlert: return "alert";
-    case RecordType::kLabel: return "label";
-    case RecordType::kLedger: return "ledger";
-  }
-  return "unknown";
-}
+std::string_view TypeName(RecordType t) { return RecordTypeName(t); }
 
 std::string TopicLevel(std::string_view s) {
   if (s.empty()) return "_";

@@ -21,6 +21,7 @@
 #include <mqtt/async_client.h>
 #include <nlohmann/json.hpp>
 
+#include "e2e_support.h"
 #include "store/history.h"
 #include "testing.h"
 #include "uplink/uplink_test_support.h"
@@ -31,109 +32,11 @@ namespace {
 using nlohmann::json;
 using namespace std::chrono_literals;
 
-pid_t Spawn(const std::vector<std::string>& args) {
-  pid_t pid = fork();
-  if (pid == 0) {
-    std::vector<char*> argv;
-    for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
-    argv.push_back(nullptr);
-    execv(argv[0], argv.data());
-    _exit(127);
-  }
-  return pid;
-}
-
-int WaitExit(pid_t pid, std::chrono::seconds timeout) {
-  auto end = std::chrono::steady_clock::now() + timeout;
-  int status = 0;
-  while (std::chrono::steady_clock::now() < end) {
-    if (waitpid(pid, &status, WNOHANG) == pid) return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-    std::this_thread::sleep_for(20ms);
-  }
-  kill(pid, SIGKILL);
-  waitpid(pid, nullptr, 0);
-  return -1;
-}
-
-// A subscriber that reconnects and resubscribes by itself and keeps every message it got.
-class Subscriber : public mqtt::callback, public mqtt::iaction_listener {
- public:
-  struct Msg {
-    std::string id, tag;
-    uint64_t record = 0, seq = 0;
-    int64_t source_ns = 0;
-  };
-  explicit Subscriber(int port)
-      : client_(fmt::format("tcp://127.0.0.1:{}", port), "outage-test-subscriber", mqtt::create_options(MQTTVERSION_3_1_1)) {
-    // A persistent session (clean_session false) on a broker with persistence: what the broker
-    // acknowledged to plantfloor but had not yet handed to this subscriber survives the broker's
-    // restart, as it would for a hub's ingest service.
-    client_.set_callback(*this);
-  }
-  void Connect() {
-    auto opts = mqtt::connect_options_builder().clean_session(false).automatic_reconnect(200ms, 1s).finalize();
-    client_.connect(opts)->wait();
-  }
-  // Paho calls back on its own thread: never wait for a token here (the SUBACK arrives on it).
-  void connected(const std::string&) override { client_.subscribe("plantfloor/v1/#", 1, nullptr, *this); }
-  void on_success(const mqtt::token&) override { ++subscribed_; }
-  void on_failure(const mqtt::token&) override {}
-  void message_arrived(mqtt::const_message_ptr m) override {
-    json j = json::parse(m->get_payload_str(), nullptr, false);
-    if (!j.is_object() || j.value("type", "") != "sample") return;
-    Msg msg;
-    msg.id = j.value("id", "");
-    msg.tag = j.value("tag", "");
-    msg.record = j.value("record", uint64_t{0});
-    msg.seq = j.value("seq", uint64_t{0});
-    auto t = ParseRfc3339(j.value("source_time", ""));
-    msg.source_ns = t.ok() ? t->ns : 0;
-    std::lock_guard lk(mu_);
-    msgs_.push_back(std::move(msg));
-  }
-  std::vector<Msg> Messages() {
-    std::lock_guard lk(mu_);
-    return msgs_;
-  }
-  size_t Count() {
-    std::lock_guard lk(mu_);
-    return msgs_.size();
-  }
-  int subscribed() const { return subscribed_.load(); }
-  void Disconnect() {
-    try {
-      client_.disconnect()->wait_for(2s);
-    } catch (const mqtt::exception&) {
-    }
-  }
-
- private:
-  mqtt::async_client client_;
-  std::mutex mu_;
-  std::vector<Msg> msgs_;
-  std::atomic<int> subscribed_{0};
-};
-
+// Outbox depth of the only uplink, from the API (-1 when unreachable).
 double OutboxDepth(int api_port) {
-  httplib::Client c("127.0.0.1", api_port);
-  auto r = c.Get("/metrics");
-  if (!r) return -1;
-  double depth = -1;
-  std::istringstream in(r->body);
-  std::string line;
-  while (std::getline(in, line))
-    if (line.rfind("pf_outbox_depth{", 0) == 0) depth = std::stod(line.substr(line.rfind(' ') + 1));
-  return depth;
-}
-
-bool WaitHealthy(int api_port, std::chrono::seconds timeout) {
-  httplib::Client c("127.0.0.1", api_port);
-  auto end = std::chrono::steady_clock::now() + timeout;
-  while (std::chrono::steady_clock::now() < end) {
-    if (auto r = c.Get("/api/v1/health"); r && r->status == 200) return true;
-    std::this_thread::sleep_for(50ms);
-  }
-  return false;
+  json o = e2e::GetJson(api_port, "/api/v1/outbox");
+  if (!o.is_object() || o["uplinks"].size() != 1) return -1;
+  return o["uplinks"][0]["depth"].get<double>();
 }
 
 TEST(StoreAndForward, BrokerOutageAndKillNineLoseNothingCommitted) {
@@ -179,14 +82,13 @@ reconnect_max = "1s"
 )",
                                                            dir.path(), api_port, plc.port(), broker_port,
                                                            kWindow.count(), tags);
-  Subscriber sub(broker_port);
+  e2e::HubSubscriber sub(broker_port, "outage-test-subscriber");
   sub.Connect();
-  for (int i = 0; i < 50 && sub.subscribed() == 0; ++i) std::this_thread::sleep_for(100ms);
-  ASSERT_GE(sub.subscribed(), 1);
+  ASSERT_TRUE(sub.WaitSubscribed(0, 5s));
   const std::vector<std::string> cmd = {testing::PlantfloorBin(), "run", "--config", dir.path() + "/plant.toml",
                                         "--log-level", "warn"};
-  pid_t pf = Spawn(cmd);
-  ASSERT_TRUE(WaitHealthy(api_port, 20s));
+  pid_t pf = e2e::Spawn(cmd);
+  ASSERT_TRUE(e2e::WaitHealthy(api_port, 20s));
   std::this_thread::sleep_for(3s);
   size_t before_outage = sub.Count();
   EXPECT_GT(before_outage, 1000u) << "samples flow before the outage";
@@ -197,17 +99,15 @@ reconnect_max = "1s"
   std::this_thread::sleep_for(15s);
   int64_t kill_ns = Now().ns;
   kill(pf, SIGKILL);
-  EXPECT_EQ(WaitExit(pf, 10s), 128 + SIGKILL);
+  EXPECT_EQ(e2e::WaitExit(pf, 10s), 128 + SIGKILL);
   std::this_thread::sleep_until(outage_start + 30s);
 
   broker = std::make_unique<uplink::testing::Broker>(broker_dir.path(), broker_port, "max_queued_messages 0\n", true);
   ASSERT_TRUE(broker->Start()) << broker->Log();
-  int subs = sub.subscribed();
-  for (int i = 0; i < 100 && sub.subscribed() == subs; ++i) std::this_thread::sleep_for(100ms);
-  ASSERT_GT(sub.subscribed(), subs) << "the subscriber is back before plantfloor";
+  ASSERT_TRUE(sub.WaitSubscribed(sub.subscribed(), 10s)) << "the subscriber is back before plantfloor";
   int64_t restart_ns = Now().ns;
-  pf = Spawn(cmd);
-  ASSERT_TRUE(WaitHealthy(api_port, 20s));
+  pf = e2e::Spawn(cmd);
+  ASSERT_TRUE(e2e::WaitHealthy(api_port, 20s));
   std::this_thread::sleep_for(3s);
   plc.Stop();  // the PLC goes away: nothing new is read, so "drained" below is final
   std::this_thread::sleep_for(1s);
@@ -219,10 +119,7 @@ reconnect_max = "1s"
   }
   EXPECT_EQ(depth, 0) << "the outbox drained after the outage";
   {
-    httplib::Client c("127.0.0.1", api_port);
-    auto r = c.Get("/api/v1/outbox");
-    ASSERT_TRUE(r);
-    json ob = json::parse(r->body);
+    json ob = e2e::GetJson(api_port, "/api/v1/outbox");
     ASSERT_EQ(ob["uplinks"].size(), 1u) << ob.dump();
     EXPECT_EQ(ob["uplinks"][0]["name"], "hub");
     EXPECT_EQ(ob["uplinks"][0]["depth"], 0) << ob.dump();
@@ -231,7 +128,7 @@ reconnect_max = "1s"
     EXPECT_TRUE(ob["ledger"].empty()) << "no budget was reached, nothing evicted: " << ob.dump();
   }
   kill(pf, SIGTERM);
-  EXPECT_EQ(WaitExit(pf, 20s), 0);
+  EXPECT_EQ(e2e::WaitExit(pf, 20s), 0);
   std::this_thread::sleep_for(500ms);
   sub.Disconnect();
 
@@ -240,18 +137,20 @@ reconnect_max = "1s"
   ho.path = dir.path() + "/data/plantfloor.db";
   auto store = HistoryStore::Open(ho);
   ASSERT_TRUE(store.ok()) << store.status().ToString();
-  auto msgs = sub.Messages();
   std::map<std::string, std::set<int64_t>> received;  // tag -> source times
   std::set<std::string> seen_ids;
   std::map<std::string, uint64_t> last_record;  // per tag, of first arrivals
   size_t out_of_order = 0;
-  for (const auto& m : msgs) {
-    if (!seen_ids.insert(m.id).second) continue;  // duplicate after a reconnect: dropped by id
-    received[m.tag].insert(m.source_ns);
-    if (m.record <= last_record[m.tag] && ++out_of_order <= 5)
-      std::cout << "out of order: " << m.tag << " record " << m.record << " after " << last_record[m.tag]
-                << " (message " << (&m - msgs.data()) << " of " << msgs.size() << ")\n";
-    last_record[m.tag] = m.record;
+  for (const json& m : sub.Messages()) {
+    if (m.value("type", "") != "sample") continue;
+    if (!seen_ids.insert(m.value("id", "")).second) continue;  // a resend after a reconnect: dropped by id
+    std::string tag = m.value("tag", "");
+    uint64_t record = m.value("record", uint64_t{0});
+    auto t = ParseRfc3339(m.value("source_time", ""));
+    received[tag].insert(t.ok() ? t->ns : 0);
+    if (record <= last_record[tag] && ++out_of_order <= 5)
+      std::cout << "out of order: " << tag << " record " << record << " after " << last_record[tag] << "\n";
+    last_record[tag] = record;
   }
   EXPECT_EQ(out_of_order, 0u) << "per tag, first arrivals follow the outbox order";
   size_t committed = 0, missing = 0;
