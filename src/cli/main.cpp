@@ -94,11 +94,16 @@ int Run(const std::string& path, const std::string& log_level) {
   if ((*rt)->api_port()) PF_LOG_INFO("API on http://{}:{}/api/v1/health", (*rt)->config().api.host, (*rt)->api_port());
   Notify(service.Ready(RunningStatus(**rt)));
   const timespec tick = LoopTick(service);
+  bool was_alive = true;
   for (;;) {
     // The watchdog is fed only while the processor turns too: a hung processor (the thread that
     // commits what the sources read) stops the pings and systemd restarts the service.
-    if ((*rt)->Alive()) Notify(service.KeepAlive());
-    else PF_LOG_ERROR("processor thread has not turned for several commit windows: watchdog not fed");
+    bool alive = (*rt)->Alive();
+    if (alive) Notify(service.KeepAlive());
+    if (alive != was_alive)
+      alive ? PF_LOG_WARN("processor thread turns again: watchdog fed")
+            : PF_LOG_ERROR("processor thread has not turned for several commit windows: watchdog not fed");
+    was_alive = alive;
     int sig = sigtimedwait(&set, nullptr, &tick);
     if (sig == SIGINT || sig == SIGTERM) {
       PF_LOG_INFO("signal {}: shutting down", sig);

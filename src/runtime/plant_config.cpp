@@ -18,6 +18,7 @@ constexpr FieldSpec kRootSpec[] = {
     {"templates", FieldType::kTableArray, false, "", "asset templates: a tag set defined once"},
     {"assets", FieldType::kTableArray, false, "", "the ISA-95 asset model (site/area/line/asset)"},
     {"sources", FieldType::kTableArray, false, "", "connections to machines and files"},
+    {"alerts", FieldType::kTable, false, "", "alert engine settings and threshold rules"},
 };
 constexpr FieldSpec kPlantSpec[] = {
     {"name", FieldType::kString, false, "plant", "plant name, shown by the API"},
@@ -81,6 +82,17 @@ constexpr FieldSpec kCommonTagSpec[] = {
     {"context_key", FieldType::kString, false, "<context>", "key under which the context value is stamped"},
     {"store", FieldType::kString, false, "on_change", "on_change, all or none"},
     {"max_store_interval", FieldType::kDuration, false, "0", "store at least this often even without change"},
+};
+
+constexpr FieldSpec kAlertsSpec[] = {
+    {"positions", FieldType::kTable, false, "{}",
+     "area -> operator position, e.g. { pressing = \"console1\" } (default: the area is the position)"},
+    {"chatter_count", FieldType::kInt, false, "5", "more activations than this within chatter_window flag an alert chattering"},
+    {"chatter_window", FieldType::kDuration, false, "60s", "window of the chattering count"},
+    {"flood_count", FieldType::kInt, false, "10", "more alerts than this within flood_window on one position is a flood"},
+    {"flood_window", FieldType::kDuration, false, "10m", "window of the flood count"},
+    {"max_shelve", FieldType::kDuration, false, "7d", "longest allowed shelve"},
+    {"rules", FieldType::kTableArray, false, "", "threshold rules on tags (see [[alerts.rules]])"},
 };
 
 std::vector<FieldSpec> Merge(std::span<const FieldSpec> a, std::span<const FieldSpec> b) {
@@ -225,6 +237,68 @@ struct Builder {
   }
 };
 
+// [alerts]: engine settings, operator positions per area, and the rules (each on a declared tag).
+Status ReadAlerts(const ConfigNode& root, PlantConfig& pc, const std::map<std::string, const ConfigNode*>& tag_names) {
+  AlertsConfig& ac = pc.alerts;
+  const ConfigNode& table = Sub(root, "alerts");
+  ConfigReader r(table, kAlertsSpec);
+  PF_RETURN_IF_ERROR(r.Check());
+  alerts::AlertEngineConfig& ec = ac.engine;
+  PF_ASSIGN_OR_RETURN(int64_t chatter, r.IntIn("chatter_count", ec.chatter_count, 1, 1'000'000));
+  ec.chatter_count = static_cast<int>(chatter);
+  PF_ASSIGN_OR_RETURN(ec.chatter_window, r.Dur("chatter_window", ec.chatter_window));
+  if (ec.chatter_window.count() <= 0) return r.Error("chatter_window", "must be longer than 0");
+  PF_ASSIGN_OR_RETURN(int64_t flood, r.IntIn("flood_count", ec.flood_count, 1, 1'000'000));
+  ec.flood_count = static_cast<int>(flood);
+  PF_ASSIGN_OR_RETURN(ec.flood_window, r.Dur("flood_window", ec.flood_window));
+  if (ec.flood_window.count() <= 0) return r.Error("flood_window", "must be longer than 0");
+  PF_ASSIGN_OR_RETURN(ac.max_shelve, r.Dur("max_shelve", ac.max_shelve));
+  if (ac.max_shelve.count() <= 0) return r.Error("max_shelve", "must be longer than 0");
+  std::set<std::string> areas;
+  for (const Asset& a : pc.assets) {
+    ec.asset_area[a.id] = a.area;
+    areas.insert(a.area);
+  }
+  if (const ConfigNode* positions = r.Node("positions")) {
+    for (const ConfigField& f : positions->fields) {
+      if (!areas.count(f.first))
+        return ConfigError(f.second, fmt::format("unknown area '{}'; areas of the declared assets: {}", f.first,
+                                                 areas.empty() ? "none" : fmt::format("{}", fmt::join(areas, ", "))));
+      if (f.second.kind != ConfigNode::Kind::kString || f.second.s.empty())
+        return ConfigError(f.second, fmt::format("expected a non-empty string (operator position), got {}", f.second.Describe()));
+      ec.area_position[f.first] = f.second.s;
+    }
+  }
+  std::map<std::string, const ConfigNode*> sources;  // rule source -> where first defined
+  for (const ConfigNode* rn : Items(table, "rules")) {
+    PF_ASSIGN_OR_RETURN(alerts::ThresholdRuleConfig rule, alerts::ReadThresholdRule(*rn));
+    if (!tag_names.count(rule.tag)) {
+      std::string msg = fmt::format("unknown tag '{}'; a rule watches a tag declared under [[sources.tags]] or a template",
+                                    rule.tag);
+      std::string nearest;
+      size_t best = 4;  // suggest only close names
+      for (const auto& [name, _] : tag_names)
+        if (size_t d = EditDistance(name, rule.tag); d < best) best = d, nearest = name;
+      if (!nearest.empty()) msg += fmt::format(" (did you mean '{}'?)", nearest);
+      const ConfigNode* tn = rn->Find("tag");
+      return tn ? ConfigError(*tn, msg) : ConfigErrorKey(*rn, "tag", msg);
+    }
+    if (!pc.FindAsset(rule.asset)) {
+      std::string msg = fmt::format("unknown asset '{}'; {}", rule.asset, AssetList(pc));
+      const ConfigNode* an = rn->Find("asset");
+      return an ? ConfigError(*an, msg) : ConfigErrorKey(*rn, "asset", msg);
+    }
+    std::string source = rule.Source();
+    if (auto it = sources.find(source); it != sources.end())
+      return ConfigError(*rn, fmt::format("duplicate rule '{}' (first defined at {})", source, it->second->loc.ToString()));
+    sources[source] = rn;
+    ec.sources[source] = rule.ToConditionConfig();
+    ac.rules.push_back(std::move(rule));
+  }
+  if (Status v = ec.Validate(); !v.ok()) return ConfigError(table, v.message());
+  return Status::Ok();
+}
+
 }  // namespace
 
 const Asset* PlantConfig::FindAsset(std::string_view id) const {
@@ -242,6 +316,7 @@ std::span<const FieldSpec> AssetSpec() { return kAssetSpec; }
 std::span<const FieldSpec> TemplateSpec() { return kTemplateSpec; }
 std::span<const FieldSpec> CommonSourceSpec() { return kCommonSourceSpec; }
 std::span<const FieldSpec> CommonTagSpec() { return kCommonTagSpec; }
+std::span<const FieldSpec> AlertsSpec() { return kAlertsSpec; }
 
 Result<PlantConfig> BuildPlantConfig(ConfigNode root_in) {
   PlantConfig pc;
@@ -379,6 +454,7 @@ Result<PlantConfig> BuildPlantConfig(ConfigNode root_in) {
       PF_RETURN_IF_ERROR(b.AddTag(*it, *tt, tr, id + "." + tt->Find("name")->s, id));
     }
   }
+  PF_RETURN_IF_ERROR(ReadAlerts(root, pc, b.tag_names));
   return pc;
 }
 
@@ -411,6 +487,8 @@ std::string ConfigReferenceMarkdown() {
   section("[[assets]]", kAssetSpec);
   section("[[sources]] (every type)", kCommonSourceSpec);
   section("[[sources.tags]] (every type)", kCommonTagSpec);
+  section("[alerts]", kAlertsSpec);
+  section("[[alerts.rules]]", alerts::ThresholdRuleSpec());
   for (const auto& c : Connectors()) {
     out += fmt::format("### type = \"{}\"\n\n{}\n\n", c.type, c.help);
     section(fmt::format("[[sources]] type = \"{}\"", c.type), c.source_spec);

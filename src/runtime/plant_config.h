@@ -7,6 +7,8 @@
 #include <string>
 #include <vector>
 
+#include "alerts/alert_types.h"
+#include "alerts/threshold_rule.h"
 #include "connect/source.h"
 #include "core/config.h"
 #include "core/model.h"
@@ -54,6 +56,14 @@ struct SourceConfig {
   std::vector<SourceTagConfig> tags;
 };
 
+// [alerts] and [[alerts.rules]]: the alert engine's settings (asset areas come from the asset
+// model, operator positions from [alerts.positions]) and the threshold rules, each on a declared tag.
+struct AlertsConfig {
+  alerts::AlertEngineConfig engine;
+  std::vector<alerts::ThresholdRuleConfig> rules;
+  Duration max_shelve{std::chrono::hours(24 * 7)};
+};
+
 struct PlantConfig {
   std::shared_ptr<const ConfigNode> root;  // keeps every node alive for the factories
   RuntimeConfig runtime;
@@ -65,6 +75,7 @@ struct PlantConfig {
   std::vector<AssetTemplate> templates;
   std::vector<TagDef> tags;  // index == TagId
   std::vector<SourceConfig> sources;
+  AlertsConfig alerts;
 
   const Asset* FindAsset(std::string_view id) const;
 };
@@ -85,6 +96,7 @@ std::span<const FieldSpec> AssetSpec();
 std::span<const FieldSpec> TemplateSpec();
 std::span<const FieldSpec> CommonSourceSpec();
 std::span<const FieldSpec> CommonTagSpec();
+std::span<const FieldSpec> AlertsSpec();
 
 // The whole reference as Markdown (README and docs are generated from it).
 std::string ConfigReferenceMarkdown();

@@ -58,6 +58,7 @@ Result<std::unique_ptr<Runtime>> Runtime::Create(PlantConfig config, MetricsRegi
     rt->source_states_.push_back(std::move(st));
   }
   PF_ASSIGN_OR_RETURN(rt->sources_, CreateSources(pc, metrics));
+  PF_ASSIGN_OR_RETURN(rt->alerts_, AlertService::Create(pc, *rt->store_));
 
   rt->samples_in_ = &metrics.GetCounter("pf_bus_samples_total", "samples accepted on the bus");
   rt->samples_stored_ = &metrics.GetCounter("pf_history_samples_written_total", "samples written to the history store");
@@ -66,6 +67,7 @@ Result<std::unique_ptr<Runtime>> Runtime::Create(PlantConfig config, MetricsRegi
   rt->samples_unknown_tag_ = &metrics.GetCounter("pf_bus_unknown_tag_total", "samples for a tag id the runtime does not know");
   rt->blocks_in_ = &metrics.GetCounter("pf_bus_blocks_total", "waveform blocks accepted on the bus");
   rt->events_in_ = &metrics.GetCounter("pf_events_total", "events recorded");
+  rt->alert_events_ = &metrics.GetCounter("pf_alert_events_total", "alert transitions and flood records recorded");
   rt->history_errors_ = &metrics.GetCounter("pf_history_errors_total", "failed history commits (retried)");
   rt->samples_dropped_ = &metrics.GetCounter("pf_history_samples_dropped_total",
                                              "samples dropped because the history store failed for too long");
@@ -79,6 +81,13 @@ Result<std::unique_ptr<Runtime>> Runtime::Create(PlantConfig config, MetricsRegi
                         {{"queue", "bus"}}, [self] { return static_cast<double>(self->bus_.full_waits()); }, self);
   metrics.GaugeCallback("pf_history_bytes", "bytes on disk of the database (with WAL)", {},
                         [self] { return static_cast<double>(self->store_->history().BytesOnDisk()); }, self);
+  for (auto state : {alerts::AlertState::kActiveUnacked, alerts::AlertState::kActiveAcked, alerts::AlertState::kRtnUnacked,
+                     alerts::AlertState::kShelved, alerts::AlertState::kSuppressed})
+    metrics.GaugeCallback("pf_alerts_current", "current alerts by ISA-18.2 state",
+                          {{"state", std::string(alerts::AlertStateName(state))}},
+                          [self, state] { return static_cast<double>(self->alerts_->CountInState(state)); }, self);
+  metrics.GaugeCallback("pf_alert_rule_errors_total", "rule verdicts the alert engine refused (out-of-order samples)", {},
+                        [self] { return static_cast<double>(self->alerts_->errors()); }, self);
   metrics.GaugeCallback("pf_tags", "configured tags", {}, [self] { return static_cast<double>(self->config_.tags.size()); }, self);
 
   if (pc.api.enabled) {
@@ -94,6 +103,7 @@ Result<std::unique_ptr<Runtime>> Runtime::Create(PlantConfig config, MetricsRegi
     PF_RETURN_IF_ERROR(AddBuiltinRoutes(*rt->api_, srcs));
     PF_RETURN_IF_ERROR(rt->api_->AddRoute(
         "GET", "/api/v1/outbox", [self](const ApiRequest&) { return self->OutboxResponse(); }, false));
+    PF_RETURN_IF_ERROR(rt->alerts_->AddRoutes(*rt->api_, [self](Event&& e) { self->Emit(std::move(e)); }));
   }
   return rt;
 }
@@ -200,6 +210,7 @@ ApiResponse Runtime::OutboxResponse() const {
                        {"oldest", st.oldest.ns ? json(FormatRfc3339(st.oldest, 9)) : json(nullptr)},
                        {"oldest_age_s", st.oldest.ns ? (now - st.oldest).count() * 1e-9 : 0.0},
                        {"acknowledged", st.acknowledged},
+                       {"evicted", st.evicted},
                        {"published", state.published},
                        {"reconnects", state.reconnects},
                        {"last_error", state.last_error.empty() ? json(nullptr) : json(state.last_error)}});
@@ -278,6 +289,7 @@ void Runtime::ProcessLoop() {
         HandleEvent(*ev, pending);
       }
     }
+    TickAlerts(pending);
     int64_t now = MonotonicNs();
     bool big = pending.history.size() >= kFlushBatch;
     if (!pending.empty() && (big || now - last_flush >= window_ns || !open)) {
@@ -290,6 +302,7 @@ void Runtime::ProcessLoop() {
 }
 
 void Runtime::HandleSamples(std::vector<Sample>& batch, CommitBatch& pending) {
+  std::vector<Event> alert_events;
   std::lock_guard lk(state_mu_);
   for (auto& s : batch) {
     if (s.tag >= snapshots_.size()) {
@@ -318,7 +331,43 @@ void Runtime::HandleSamples(std::vector<Sample>& batch, CommitBatch& pending) {
       pending.history.push_back(s);
       if (!uplinks_.empty()) pending.forward.push_back(s);
     }
+    if (alerts_->has_rules()) {
+      std::string machine_state;
+      if (const std::string& key = alerts_->MachineStateKey(def.asset_id); !key.empty())
+        if (auto it = contexts_.find(def.asset_id); it != contexts_.end())
+          if (auto v = it->second.find(key); v != it->second.end()) machine_state = v->second;
+      alerts_->OnSample(s, machine_state, alert_events);
+    }
   }
+  AppendAlertEvents(alert_events, pending);
+}
+
+// Called with state_mu_ held: stamps the asset's production context on each alert event.
+void Runtime::AppendAlertEvents(std::vector<Event>& events, CommitBatch& pending) {
+  for (Event& e : events) {
+    if (auto it = contexts_.find(e.asset_id); it != contexts_.end() && e.context.empty()) e.context = it->second;
+    events_in_->Inc();
+    alert_events_->Inc();
+    pending.events.push_back(std::move(e));
+  }
+}
+
+void Runtime::TickAlerts(CommitBatch& pending) {
+  std::vector<Event> events;
+  std::lock_guard lk(state_mu_);
+  alerts_->Tick(
+      Now(),
+      [&](const std::string& asset) -> std::string {
+        const std::string& key = alerts_->MachineStateKey(asset);
+        if (key.empty()) return "";
+        auto it = contexts_.find(asset);
+        if (it == contexts_.end()) return "";
+        auto v = it->second.find(key);
+        return v == it->second.end() ? "" : v->second;
+      },
+      events);
+  AppendAlertEvents(events, pending);
+  if (auto snapshot = alerts_->TakeSnapshotIfChanged()) pending.state[AlertService::kSnapshotKey] = std::move(*snapshot);
 }
 
 void Runtime::HandleEvent(Event& e, CommitBatch& pending) {
@@ -327,7 +376,8 @@ void Runtime::HandleEvent(Event& e, CommitBatch& pending) {
   if (auto it = contexts_.find(e.asset_id); it != contexts_.end() && e.context.empty()) e.context = it->second;
   if (e.kind == "source_status") {
     for (auto& st : source_states_) {
-      if (st.name != e.source && "source:" + st.name != e.source) continue;
+      // Sources name themselves "<type>:<name>" ("modbus:plc1") in the events they emit.
+      if (e.source != st.type + ":" + st.name && e.source != st.name) continue;
       auto payload = nlohmann::json::parse(e.payload_json, nullptr, false);
       std::string state = payload.is_object() ? payload.value("state", "") : "";
       if (state == "connected") {
@@ -351,6 +401,7 @@ void Runtime::Flush(CommitBatch& pending) {
     pending.history.clear();
     pending.forward.clear();
     pending.events.clear();
+    pending.state.clear();
     for (auto& u : uplinks_) u->Wake();
     return;
   }

@@ -20,6 +20,7 @@
 #include "connect/source.h"
 #include "core/bounded_queue.h"
 #include "core/metrics.h"
+#include "runtime/alert_service.h"
 #include "runtime/plant_config.h"
 #include "store/store.h"
 #include "uplink/mqtt_uplink.h"
@@ -73,6 +74,9 @@ class Runtime final : public RuntimeView, public SampleSink {
   void HandleSamples(std::vector<Sample>& batch, CommitBatch& pending);
   void HandleEvent(Event& e, CommitBatch& pending);
   void Flush(CommitBatch& pending);
+  // Alert rules and engine: time-driven verdicts and the snapshot, once per processor turn.
+  void TickAlerts(CommitBatch& pending);
+  void AppendAlertEvents(std::vector<Event>& events, CommitBatch& pending);
   ApiResponse OutboxResponse() const;
 
   PlantConfig config_;
@@ -84,6 +88,7 @@ class Runtime final : public RuntimeView, public SampleSink {
   std::unique_ptr<ApiServer> api_;
   BoundedQueue<BusItem> bus_;
   ChangeFilter filter_;  // processor thread only
+  std::unique_ptr<AlertService> alerts_;  // engine guarded inside; rules on the processor thread
 
   mutable std::mutex state_mu_;  // guards snapshots_, contexts_, source_states_
   std::vector<TagSnapshot> snapshots_;  // index == TagId
@@ -103,6 +108,7 @@ class Runtime final : public RuntimeView, public SampleSink {
   Counter* samples_unknown_tag_ = nullptr;
   Counter* blocks_in_ = nullptr;
   Counter* events_in_ = nullptr;
+  Counter* alert_events_ = nullptr;
   Counter* history_errors_ = nullptr;
   Counter* commits_refused_full_ = nullptr;
   Counter* samples_dropped_ = nullptr;

@@ -14,7 +14,7 @@ struct Migration {
   const char* sql;
 };
 
-constexpr std::array<Migration, 3> kMigrations = {{
+constexpr std::array<Migration, 4> kMigrations = {{
     {1, "tags, samples, events",
      R"sql(
 CREATE TABLE IF NOT EXISTS schema_version(
@@ -52,6 +52,10 @@ CREATE TABLE ledger(
 CREATE TABLE recent(
   id INTEGER PRIMARY KEY, tag INTEGER NOT NULL, t INTEGER NOT NULL, v, q INTEGER NOT NULL,
   seq INTEGER NOT NULL, rd INTEGER NOT NULL);
+)sql"},
+    {4, "state: small key-value state of modules (the alert engine's snapshot)",
+     R"sql(
+CREATE TABLE state(key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;
 )sql"},
 }};
 

@@ -48,7 +48,7 @@ namespace pf::store {
 
 class Database;
 
-constexpr int kSchemaVersion = 3;
+constexpr int kSchemaVersion = 4;
 
 // Brings the database to kSchemaVersion.
 Status Migrate(Database& db);

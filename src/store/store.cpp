@@ -160,6 +160,17 @@ struct Store::Impl {
       PF_RETURN_IF_ERROR(store::InsertEventRow(db, e));
       if (queue) PF_RETURN_IF_ERROR(outbox->EnqueueEventLocked(e, EventRecordType(e), now));
     }
+    if (!batch.state.empty()) {
+      PF_ASSIGN_OR_RETURN(store::StatementRef st,
+                          db.Prepare("INSERT INTO state(key, value) VALUES(?1, ?2) "
+                                     "ON CONFLICT(key) DO UPDATE SET value = excluded.value"));
+      for (const auto& [key, value] : batch.state) {
+        st->Reset();
+        st->BindText(1, key);
+        st->BindText(2, value);
+        PF_RETURN_IF_ERROR_CTX(st->Run(), "state '{}'", key);
+      }
+    }
     PF_RETURN_IF_ERROR(tx.Commit());
     h.written.fetch_add(batch.history.size(), std::memory_order_relaxed);
     h.NoteAppended(batch.history.size());
@@ -290,6 +301,15 @@ Result<std::vector<LedgerEntry>> Store::Ledger(uint64_t after_seq, size_t limit)
     if (!row) return out;
     out.push_back(store::ReadLedgerRow(*st));
   }
+}
+
+Result<std::optional<std::string>> Store::LoadState(const std::string& key) const {
+  std::lock_guard lock(impl_->conn->mu);
+  PF_ASSIGN_OR_RETURN(store::StatementRef st, impl_->conn->db->Prepare("SELECT value FROM state WHERE key = ?1"));
+  st->BindText(1, key);
+  PF_ASSIGN_OR_RETURN(bool row, st->Step());
+  if (!row) return std::optional<std::string>();
+  return std::optional<std::string>(st->Text(0));
 }
 
 Result<uint64_t> Store::BytesUsed() const {

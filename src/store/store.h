@@ -22,7 +22,9 @@
 // TRUNCATE so the freed space is really reusable.
 //
 // Thread-safety: every method may be called from any thread; all share one mutex.
+#include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -64,7 +66,10 @@ struct CommitBatch {
   std::vector<Sample> forward;  // into the outbox (only while at least one uplink is registered)
   std::vector<Event> events;    // into the events table and the outbox ("alert" -> kAlert,
                                 // "label" -> kLabel, other kinds -> kEvent)
-  bool empty() const { return history.empty() && forward.empty() && events.empty(); }
+  // Module state (key -> value) written into the state table in the same transaction, so that
+  // state and the events it produced are durable together (the alert engine's snapshot).
+  std::map<std::string, std::string> state;
+  bool empty() const { return history.empty() && forward.empty() && events.empty() && state.empty(); }
 };
 
 class Store {
@@ -90,6 +95,8 @@ class Store {
 
   // Ledger entries with ledger sequence > after_seq, oldest first (for the API and tests).
   Result<std::vector<LedgerEntry>> Ledger(uint64_t after_seq = 0, size_t limit = 1000) const;
+  // The value last committed under `key` in CommitBatch::state; nullopt when never written.
+  Result<std::optional<std::string>> LoadState(const std::string& key) const;
   // (page_count - freelist_count) * page_size + WAL bytes.
   Result<uint64_t> BytesUsed() const;
   // Persists the outbox cursors and deletes acknowledged records now.

@@ -131,6 +131,7 @@ reconnect_max = "1s"
     EXPECT_NE(l["type"], "label");
   }
   EXPECT_TRUE(history_first) << "local history samples are evicted (first in the order)";
+  EXPECT_TRUE(outbox_samples) << "then outbox samples the hub never had (second in the order)";
   std::cout << "full disk: " << ob["ledger"].size() << " ledger entries; outbox samples evicted: " << outbox_samples
             << "; store " << ob["store"].dump() << "\n";
 

@@ -146,6 +146,18 @@ type = "uint16"
 unit = "s"
 
 [[sources]]
+name = "plc_dead"
+type = "modbus"
+endpoint = "tcp://127.0.0.1:{3}"
+poll = "100ms"
+timeout = "200ms"
+asset = "press7"
+[[sources.tags]]
+name = "press7.spare"
+address = "hr:5"
+type = "uint16"
+
+[[sources]]
 name = "energy"
 type = "replay"
 file = "{0}/energy.csv"
@@ -162,15 +174,27 @@ name = "meter.load_type"
 column = "load"
 context = "machine_state"
 )",
-                                                    dir.path(), api_port, plc.port()));
+                                                    dir.path(), api_port, plc.port(), testing::FreePort()));
   Process pf({testing::PlantfloorBin(), "run", "--config", dir.path() + "/plant.toml"});
   httplib::Client api("127.0.0.1", api_port);
   api.set_read_timeout(5, 0);
   ASSERT_TRUE(WaitHealthy(api, 20s)) << "API did not come up";
   std::this_thread::sleep_for(1500ms);  // ~15 polls
 
+  // One PLC answers, the other's port is closed: health is degraded and names what is wrong.
   json health = GetJson(api, "/api/v1/health");
-  EXPECT_EQ(health["status"], "ok") << health.dump();
+  EXPECT_EQ(health["status"], "degraded") << health.dump();
+  for (const auto& src : health["sources"]) {
+    if (src["name"] == "plc1") EXPECT_EQ(src["connected"], true) << src.dump();
+    if (src["name"] == "plc_dead") {
+      EXPECT_EQ(src["connected"], false) << src.dump();
+      ASSERT_TRUE(src["last_error"].is_string()) << src.dump();
+      EXPECT_NE(src["last_error"].get<std::string>().find("refused"), std::string::npos) << src.dump();
+    }
+  }
+  json spare = GetJson(api, "/api/v1/tags/press7.spare");
+  EXPECT_EQ(spare["quality"], "bad") << spare.dump();
+  EXPECT_EQ(spare["quality_sub"], "comm_failure") << spare.dump();
 
   json tag = GetJson(api, "/api/v1/tags/press7.counter");
   EXPECT_EQ(tag["quality"], "good") << tag.dump();
@@ -200,6 +224,16 @@ context = "machine_state"
   for (const auto& e : events["items"]) kinds.insert(e["kind"].get<std::string>());
   EXPECT_TRUE(kinds.count("runtime_started")) << events.dump();
   EXPECT_TRUE(kinds.count("source_status")) << events.dump();
+  // Production context is stamped on events: the rejected 'oops' cell of the meter's third row
+  // arrives after rows with Load_Type, so its event carries the meter's machine_state.
+  bool stamped = false;
+  for (const auto& e : events["items"]) {
+    if (e["asset"] != "meter" || e["kind"] != "replay_cell_rejected") continue;
+    std::string state = e["context"].value("machine_state", "");
+    EXPECT_TRUE(state == "Light_Load" || state == "Medium_Load") << e.dump();
+    stamped = true;
+  }
+  EXPECT_TRUE(stamped) << "no replay_cell_rejected event for the meter: " << events.dump();
 
   auto metrics = api.Get("/metrics");
   ASSERT_TRUE(metrics);

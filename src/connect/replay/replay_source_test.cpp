@@ -290,7 +290,7 @@ TEST(ReplaySource, LongFormatGroupsRowsByTime) {
 }
 
 TEST(ReplaySource, DstAmbiguityIsReportedWithLineNumbers) {
-  if (!std::filesystem::exists("/usr/share/zoneinfo/Europe/Berlin")) GTEST_SKIP() << "no tzdata";
+  pf::testing::RequireOrSkip("/usr/share/zoneinfo/Europe/Berlin", "no tzdata");
   testing::TempDir dir;
   std::string file = WriteFile(dir.path(), "berlin.csv",
                                "date,kw\n"
@@ -334,7 +334,7 @@ TEST(ReplaySource, DstAmbiguityIsReportedWithLineNumbers) {
 }
 
 TEST(ReplaySource, AmbiguousSecondAndSkip) {
-  if (!std::filesystem::exists("/usr/share/zoneinfo/Europe/Berlin")) GTEST_SKIP() << "no tzdata";
+  pf::testing::RequireOrSkip("/usr/share/zoneinfo/Europe/Berlin", "no tzdata");
   testing::TempDir dir;
   std::string file = WriteFile(dir.path(), "b.csv", "date,kw\n31/10/2021 02:30,1\n31/10/2021 03:30,2\n");
   for (const char* choice : {"second", "skip"}) {

@@ -1,0 +1,373 @@
+// [alerts] and [[alerts.rules]] validation by BuildPlantConfig, and the alert events the runtime
+// stores for engine output.
+#include <gtest/gtest.h>
+
+#include <nlohmann/json.hpp>
+
+#include "runtime/alert_service.h"
+#include "runtime/config_loader.h"
+#include "runtime/plant_config.h"
+#include "testing.h"
+
+namespace pf {
+namespace {
+
+constexpr const char* kBase = R"(
+[[assets]]
+id = "press7"
+area = "pressing"
+line = "line1"
+
+[[sources]]
+name = "plc1"
+type = "modbus"
+endpoint = "tcp://127.0.0.1:5020"
+asset = "press7"
+
+[[sources.tags]]
+name = "press7.temp"
+address = "40001"
+type = "uint16"
+
+[[sources.tags]]
+name = "press7.state"
+address = "40002"
+type = "uint16"
+context = "machine_state"
+)";
+
+Result<PlantConfig> Build(const std::string& extra) {
+  auto env = [](const std::string&, std::string*) { return false; };
+  PF_ASSIGN_OR_RETURN(ConfigNode root, ParseConfigText(std::string(kBase) + extra, "plant.toml", env));
+  return BuildPlantConfig(std::move(root));
+}
+
+TEST(AlertsConfig, DefaultsWithoutAlertsTable) {
+  auto pc = Build("");
+  ASSERT_TRUE(pc.ok()) << pc.status().ToString();
+  EXPECT_TRUE(pc->alerts.rules.empty());
+  EXPECT_EQ(pc->alerts.engine.chatter_count, 5);
+  EXPECT_EQ(pc->alerts.engine.flood_count, 10);
+  EXPECT_EQ(pc->alerts.engine.flood_window, std::chrono::minutes(10));
+  EXPECT_EQ(pc->alerts.engine.PositionOf("press7"), "pressing");
+}
+
+TEST(AlertsConfig, RulesPositionsAndSettings) {
+  auto pc = Build(R"(
+[alerts]
+chatter_count = 3
+chatter_window = "30s"
+flood_count = 4
+flood_window = "5m"
+max_shelve = "8h"
+positions = { pressing = "console1" }
+
+[[alerts.rules]]
+tag = "press7.temp"
+kind = "high"
+limit = 90
+deadband = 2
+on_delay = "1s"
+priority = "high"
+suppress_in_states = ["stopped"]
+)");
+  ASSERT_TRUE(pc.ok()) << pc.status().ToString();
+  const AlertsConfig& ac = pc->alerts;
+  EXPECT_EQ(ac.engine.chatter_count, 3);
+  EXPECT_EQ(ac.engine.chatter_window, std::chrono::seconds(30));
+  EXPECT_EQ(ac.engine.flood_count, 4);
+  EXPECT_EQ(ac.engine.flood_window, std::chrono::minutes(5));
+  EXPECT_EQ(ac.max_shelve, std::chrono::hours(8));
+  EXPECT_EQ(ac.engine.PositionOf("press7"), "console1");
+  ASSERT_EQ(ac.rules.size(), 1u);
+  EXPECT_EQ(ac.rules[0].tag, "press7.temp");
+  EXPECT_EQ(ac.rules[0].asset, "press7");
+  EXPECT_EQ(ac.rules[0].cause, "temp.high");
+  EXPECT_EQ(ac.rules[0].limit, 90);
+  const alerts::ConditionConfig& cc = ac.engine.For("threshold:press7.temp.high");
+  EXPECT_EQ(cc.priority, alerts::Priority::kHigh);
+  EXPECT_EQ(cc.on_delay, std::chrono::seconds(1));
+  EXPECT_EQ(cc.suppress_in_states, std::vector<std::string>{"stopped"});
+}
+
+TEST(AlertsConfig, UnknownTagNamesFileLineAndKey) {
+  auto pc = Build(R"(
+[[alerts.rules]]
+tag = "press7.tmep"
+kind = "high"
+limit = 90
+)");
+  ASSERT_FALSE(pc.ok());
+  EXPECT_EQ(pc.status().message(),
+            "plant.toml:25: alerts.rules[0].tag: unknown tag 'press7.tmep'; a rule watches a tag declared under "
+            "[[sources.tags]] or a template (did you mean 'press7.temp'?)");
+}
+
+TEST(AlertsConfig, RuleErrorsFromTheRuleSpec) {
+  auto missing_limit = Build(R"(
+[[alerts.rules]]
+tag = "press7.temp"
+kind = "high"
+)");
+  ASSERT_FALSE(missing_limit.ok());
+  EXPECT_EQ(missing_limit.status().message(), "plant.toml:24: alerts.rules[0].limit: a high rule needs a limit");
+
+  auto unknown_key = Build(R"(
+[[alerts.rules]]
+tag = "press7.temp"
+kind = "high"
+limit = 1
+priorty = "high"
+)");
+  ASSERT_FALSE(unknown_key.ok());
+  EXPECT_NE(unknown_key.status().message().find("plant.toml:28: alerts.rules[0].priorty"), std::string::npos)
+      << unknown_key.status().message();
+}
+
+TEST(AlertsConfig, DuplicateRuleAndUnknownArea) {
+  auto dup = Build(R"(
+[[alerts.rules]]
+tag = "press7.temp"
+kind = "high"
+limit = 1
+
+[[alerts.rules]]
+tag = "press7.temp"
+kind = "high"
+limit = 2
+)");
+  ASSERT_FALSE(dup.ok());
+  EXPECT_EQ(dup.status().message(),
+            "plant.toml:29: alerts.rules[1]: duplicate rule 'threshold:press7.temp.high' (first defined at plant.toml:24)");
+
+  auto area = Build(R"(
+[alerts]
+positions = { welding = "console2" }
+)");
+  ASSERT_FALSE(area.ok());
+  EXPECT_EQ(area.status().message(),
+            "plant.toml:25: alerts.positions.welding: unknown area 'welding'; areas of the declared assets: pressing");
+}
+
+TEST(AlertsConfig, BadSettings) {
+  auto pc = Build(R"(
+[alerts]
+flood_count = 0
+)");
+  ASSERT_FALSE(pc.ok());
+  EXPECT_EQ(pc.status().message(), "plant.toml:25: alerts.flood_count: expected an integer from 1 to 1000000, got 0");
+}
+
+TEST(AlertService, TransitionsBecomeAlertEvents) {
+  alerts::AlertTransition t;
+  t.alert_id = "A1";
+  t.asset = "press7";
+  t.cause = "temp.high";
+  t.source = "threshold:press7.temp.high";
+  t.priority = alerts::Priority::kMedium;
+  t.action = "ack";
+  t.from = alerts::AlertState::kActiveUnacked;
+  t.to = alerts::AlertState::kActiveAcked;
+  t.time = Timestamp::FromNs(1'700'000'000'000'000'000);
+  t.who = "anna";
+  t.reason = "checking";
+  alerts::EngineOutput out;
+  out.transitions.push_back(t);
+  std::vector<Event> events = AlertService::ToEvents(out);
+  ASSERT_EQ(events.size(), 1u);
+  const Event& e = events[0];
+  EXPECT_EQ(e.kind, "alert");
+  EXPECT_EQ(e.severity, "medium");
+  EXPECT_EQ(e.refers_to, "A1");
+  EXPECT_EQ(e.asset_id, "press7");
+  EXPECT_EQ(e.source, "threshold:press7.temp.high");
+  EXPECT_EQ(e.operator_name, "anna");
+  EXPECT_EQ(e.comment, "checking");
+  EXPECT_EQ(e.start, t.time);
+  auto p = nlohmann::json::parse(e.payload_json);
+  EXPECT_EQ(p["action"], "ack");
+  EXPECT_EQ(p["from"], "unack");
+  EXPECT_EQ(p["to"], "acked");
+  EXPECT_EQ(p["time"], "2023-11-14T22:13:20.000000000Z");
+}
+
+// An AlertService over a real store with one raised alert (press7.temp 95 > 90), and an
+// ApiServer (no sockets: Handle) with the alert routes behind an auth hook.
+class AlertApi : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    auto pc = Build(R"(
+[[alerts.rules]]
+tag = "press7.temp"
+kind = "high"
+limit = 90
+priority = "high"
+)");
+    ASSERT_TRUE(pc.ok()) << pc.status().ToString();
+    pc_ = std::move(*pc);
+    StoreOptions so;
+    so.path = dir_.path() + "/plant.db";
+    so.fsync = false;
+    auto store = Store::Open(so);
+    ASSERT_TRUE(store.ok()) << store.status().ToString();
+    store_ = std::move(*store);
+    for (const TagDef& t : pc_.tags) ASSERT_TRUE(store_->RegisterTag(t).ok());
+    auto svc = AlertService::Create(pc_, *store_);
+    ASSERT_TRUE(svc.ok()) << svc.status().ToString();
+    svc_ = std::move(*svc);
+    ApiServerOptions ao;
+    ao.port = 0;
+    ao.auth = [this](const AuthRequest& r) {
+      routes_checked_.push_back(r.route);
+      return refuse_ ? PermissionDenied("operator role required for {}", r.route) : Status::Ok();
+    };
+    api_ = std::make_unique<ApiServer>(ao, nullptr);
+    ASSERT_TRUE(svc_->AddRoutes(*api_, [this](Event&& e) { emitted_.push_back(std::move(e)); }).ok());
+
+    Sample s;
+    s.tag = 0;  // press7.temp
+    s.value = 95.0;
+    s.source_time = s.receive_time = Now();
+    std::vector<Event> events;
+    svc_->OnSample(s, "", events);
+    ASSERT_EQ(events.size(), 1u);
+    id_ = events[0].refers_to;
+    CommitBatch batch;
+    batch.events = events;
+    auto snapshot = svc_->TakeSnapshotIfChanged();
+    ASSERT_TRUE(snapshot.has_value());
+    batch.state[AlertService::kSnapshotKey] = *snapshot;
+    ASSERT_TRUE(store_->Commit(batch).ok());
+    EXPECT_FALSE(svc_->TakeSnapshotIfChanged().has_value()) << "unchanged engine: no new snapshot";
+  }
+
+  ApiResponse Call(const std::string& method, const std::string& path, const std::string& body = "") {
+    ApiRequest r;
+    r.method = method;
+    r.body = body;
+    std::string raw = path;
+    if (size_t q = path.find('?'); q != std::string::npos) {
+      raw = path.substr(0, q);
+      std::string query = path.substr(q + 1);
+      size_t eq = query.find('=');
+      r.query.emplace(query.substr(0, eq), query.substr(eq + 1));
+    }
+    return api_->Handle(std::move(r), raw);
+  }
+
+  testing::TempDir dir_;
+  PlantConfig pc_;
+  std::unique_ptr<Store> store_;
+  std::unique_ptr<AlertService> svc_;
+  std::unique_ptr<ApiServer> api_;
+  std::vector<Event> emitted_;
+  std::vector<std::string> routes_checked_;
+  bool refuse_ = false;
+  std::string id_;
+};
+
+TEST_F(AlertApi, EveryActionGoesThroughTheAuthHook) {
+  refuse_ = true;
+  for (const char* action : {"ack", "shelve", "unshelve"}) {
+    ApiResponse r = Call("POST", "/api/v1/alerts/" + id_ + "/" + action, R"({"who": "anna"})");
+    EXPECT_EQ(r.status, 403) << action;
+    auto body = nlohmann::json::parse(r.body);
+    EXPECT_EQ(body["code"], "permission_denied");
+    EXPECT_EQ(body["message"], fmt::format("operator role required for /api/v1/alerts/{{id}}/{}", action));
+  }
+  EXPECT_EQ(routes_checked_, (std::vector<std::string>{"/api/v1/alerts/{id}/ack", "/api/v1/alerts/{id}/shelve",
+                                                       "/api/v1/alerts/{id}/unshelve"}));
+  EXPECT_TRUE(emitted_.empty()) << "a refused action changes nothing";
+  ApiResponse list = Call("GET", "/api/v1/alerts");
+  EXPECT_EQ(list.status, 200) << "reads are not checked";
+  EXPECT_EQ(nlohmann::json::parse(list.body)["items"][0]["state"], "unack");
+  EXPECT_EQ(routes_checked_.size(), 3u);
+}
+
+TEST_F(AlertApi, ShelveWithExpiryThenUnshelveEmitEventsAndSnapshot) {
+  ApiResponse bad_time = Call("POST", "/api/v1/alerts/" + id_ + "/shelve",
+                              R"({"who": "anna", "reason": "r", "expires": "tomorrow"})");
+  EXPECT_EQ(bad_time.status, 400);
+  EXPECT_EQ(nlohmann::json::parse(bad_time.body)["field"], "expires");
+
+  std::string expires = FormatRfc3339(Now() + std::chrono::hours(2), 3);
+  ApiResponse shelve = Call("POST", "/api/v1/alerts/" + id_ + "/shelve",
+                            fmt::format(R"({{"who": "anna", "reason": "sensor swap", "expires": "{}"}})", expires));
+  ASSERT_EQ(shelve.status, 200) << shelve.body;
+  auto sj = nlohmann::json::parse(shelve.body);
+  EXPECT_EQ(sj["alert"]["state"], "shelved");
+  EXPECT_EQ(sj["alert"]["shelved_until"], expires);
+  EXPECT_EQ(sj["alert"]["shelve_reason"], "sensor swap");
+  ASSERT_EQ(emitted_.size(), 1u);
+  EXPECT_EQ(emitted_[0].kind, "alert");
+  EXPECT_EQ(emitted_[0].refers_to, id_);
+  EXPECT_EQ(nlohmann::json::parse(emitted_[0].payload_json)["action"], "shelve");
+  EXPECT_TRUE(svc_->TakeSnapshotIfChanged().has_value()) << "an action marks the engine changed";
+
+  EXPECT_EQ(nlohmann::json::parse(Call("GET", "/api/v1/alerts?state=shelved").body)["items"].size(), 1u);
+  EXPECT_EQ(nlohmann::json::parse(Call("GET", "/api/v1/alerts?state=unack").body)["items"].size(), 0u);
+
+  ApiResponse unshelve = Call("POST", "/api/v1/alerts/" + id_ + "/unshelve", R"({"who": "anna"})");
+  ASSERT_EQ(unshelve.status, 200) << unshelve.body;
+  EXPECT_EQ(nlohmann::json::parse(unshelve.body)["alert"]["state"], "unack");
+  ASSERT_EQ(emitted_.size(), 2u);
+  EXPECT_EQ(nlohmann::json::parse(emitted_[1].payload_json)["action"], "unshelve");
+}
+
+TEST_F(AlertApi, ErrorsUnknownAlertMissingExpiryMalformedBody) {
+  ApiResponse unknown = Call("POST", "/api/v1/alerts/A404/ack", R"({"who": "anna"})");
+  EXPECT_EQ(unknown.status, 404);
+  auto uj = nlohmann::json::parse(unknown.body);
+  EXPECT_EQ(uj["code"], "not_found");
+  EXPECT_EQ(uj["message"].get<std::string>().rfind("alert 'A404': ", 0), 0u) << uj.dump();
+
+  ApiResponse no_expiry = Call("POST", "/api/v1/alerts/" + id_ + "/shelve", R"({"who": "anna", "reason": "r"})");
+  EXPECT_EQ(no_expiry.status, 400);
+  EXPECT_EQ(nlohmann::json::parse(no_expiry.body),
+            nlohmann::json::parse(R"({"code": "invalid_argument", "field": "expires", "message":
+      "expires: required: shelving is time-limited; give the RFC 3339 time until which the alert stays shelved"})"));
+
+  ApiResponse malformed = Call("POST", "/api/v1/alerts/" + id_ + "/ack", "{\"who\": \"anna\",");
+  EXPECT_EQ(malformed.status, 400);
+  auto mj = nlohmann::json::parse(malformed.body);
+  EXPECT_EQ(mj["field"], "body");
+  EXPECT_EQ(mj["message"].get<std::string>().rfind("malformed JSON body at byte 16: ", 0), 0u) << mj.dump();
+
+  ApiResponse wrong_type = Call("POST", "/api/v1/alerts/" + id_ + "/ack", R"({"who": 7})");
+  EXPECT_EQ(wrong_type.status, 400);
+  EXPECT_EQ(nlohmann::json::parse(wrong_type.body)["message"], "who: expected a string, got number");
+  EXPECT_TRUE(emitted_.empty());
+}
+
+TEST_F(AlertApi, SnapshotInTheStoreRestoresTheSameAlert) {
+  ASSERT_EQ(Call("POST", "/api/v1/alerts/" + id_ + "/ack", R"({"who": "anna"})").status, 200);
+  CommitBatch batch;
+  batch.state[AlertService::kSnapshotKey] = *svc_->TakeSnapshotIfChanged();
+  ASSERT_TRUE(store_->Commit(batch).ok());
+  auto restored = AlertService::Create(pc_, *store_);
+  ASSERT_TRUE(restored.ok()) << restored.status().ToString();
+  ApiServer api2(ApiServerOptions{}, nullptr);
+  ASSERT_TRUE((*restored)->AddRoutes(api2, [](Event&&) {}).ok());
+  ApiRequest r;
+  r.method = "GET";
+  auto list = nlohmann::json::parse(api2.Handle(r, "/api/v1/alerts").body);
+  ASSERT_EQ(list["items"].size(), 1u) << list.dump();
+  EXPECT_EQ(list["items"][0]["id"], id_);
+  EXPECT_EQ(list["items"][0]["state"], "acked");
+  EXPECT_EQ(list["items"][0]["acked_by"], "anna");
+}
+
+TEST_F(AlertApi, StatsOverTheStoredAlertEvents) {
+  ApiResponse stats = Call("GET", "/api/v1/alerts/stats");
+  ASSERT_EQ(stats.status, 200) << stats.body;
+  auto j = nlohmann::json::parse(stats.body);
+  EXPECT_EQ(j["transitions"], 1);
+  ASSERT_EQ(j["groups"].size(), 1u) << j.dump();
+  EXPECT_EQ(j["groups"][0]["name"], "pressing");
+  EXPECT_EQ(j["groups"][0]["alerts"], 1);
+  EXPECT_EQ(j["groups"][0]["priority_mix"]["high"]["count"], 1);
+  EXPECT_EQ(j["groups"][0]["alerts_per_10min"]["target"], 1.0);
+}
+
+}  // namespace
+}  // namespace pf

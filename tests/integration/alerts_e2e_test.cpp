@@ -1,0 +1,257 @@
+// Alerts end to end: a real libmodbus server whose HR0 counter rises by 1 every 100 ms, a "high"
+// threshold rule on it, the plantfloor binary, its REST API. The alert is raised, acknowledged,
+// refused a shelve without expiry, survives kill -9 with its id and state, shows in the stats
+// with the ISA-18.2 / EEMUA 191 targets and in the events table as kind "alert", and every alert
+// event waits in the outbox as an alert record for the (unreachable) uplink.
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <fstream>
+#include <thread>
+
+#include <fmt/format.h>
+#include <httplib.h>
+#include <nlohmann/json.hpp>
+#include <sqlite3.h>
+
+#include "testing.h"
+
+namespace pf {
+namespace {
+
+using nlohmann::json;
+using namespace std::chrono_literals;
+
+// A child process, SIGKILLed by the destructor when still running.
+class Child {
+ public:
+  explicit Child(std::vector<std::string> args) {
+    pid_ = fork();
+    if (pid_ == 0) {
+      std::vector<char*> argv;
+      for (auto& a : args) argv.push_back(a.data());
+      argv.push_back(nullptr);
+      execv(argv[0], argv.data());
+      _exit(127);
+    }
+  }
+  ~Child() { Kill9(); }
+  // SIGKILL and reap: the power-cut-like stop (no shutdown code runs).
+  void Kill9() {
+    if (pid_ <= 0) return;
+    kill(pid_, SIGKILL);
+    waitpid(pid_, nullptr, 0);
+    pid_ = -1;
+  }
+
+ private:
+  pid_t pid_ = -1;
+};
+
+bool WaitHealthy(httplib::Client& c, std::chrono::seconds timeout) {
+  auto end = std::chrono::steady_clock::now() + timeout;
+  while (std::chrono::steady_clock::now() < end) {
+    if (auto r = c.Get("/api/v1/health"); r && r->status == 200) return true;
+    std::this_thread::sleep_for(50ms);
+  }
+  return false;
+}
+
+json Get(httplib::Client& c, const std::string& path) {
+  auto r = c.Get(path);
+  EXPECT_TRUE(r) << path;
+  if (!r) return json();
+  EXPECT_EQ(r->status, 200) << path << ": " << r->body;
+  return json::parse(r->body, nullptr, false);
+}
+
+std::pair<int, json> Post(httplib::Client& c, const std::string& path, const std::string& body) {
+  auto r = c.Post(path, body, "application/json");
+  EXPECT_TRUE(r) << path;
+  if (!r) return {0, json()};
+  return {r->status, json::parse(r->body, nullptr, false)};
+}
+
+// Polls GET /api/v1/alerts until it lists at least one alert.
+json WaitForAlert(httplib::Client& c, std::chrono::seconds timeout) {
+  auto end = std::chrono::steady_clock::now() + timeout;
+  json list;
+  while (std::chrono::steady_clock::now() < end) {
+    if (auto r = c.Get("/api/v1/alerts"); r && r->status == 200) {
+      list = json::parse(r->body, nullptr, false);
+      if (list.is_object() && !list["items"].empty()) return list;
+    }
+    std::this_thread::sleep_for(100ms);
+  }
+  return list;
+}
+
+TEST(AlertsE2E, RaiseAckShelveRefusedSurvivesKill9StatsAndEvents) {
+  testing::Peer plc("libmodbus");
+  ASSERT_TRUE(plc.ok()) << plc.log();
+  testing::TempDir dir;
+  int api_port = testing::FreePort();
+  std::ofstream(dir.path() + "/plant.toml") << fmt::format(R"(
+[plant]
+name = "alerts-e2e"
+data_dir = "{0}/data"
+[api]
+listen = "127.0.0.1:{1}"
+[store]
+commit_window = "50ms"
+
+[[assets]]
+id = "press7"
+area = "pressing"
+line = "line1"
+
+[[sources]]
+name = "plc1"
+type = "modbus"
+endpoint = "tcp://127.0.0.1:{2}"
+poll = "100ms"
+timeout = "500ms"
+asset = "press7"
+[[sources.tags]]
+name = "press7.counter"
+address = "hr:0"
+type = "uint16"
+
+[[uplinks]]
+name = "hub"
+type = "mqtt"
+broker = "tcp://127.0.0.1:{3}"
+device = "edge1"
+reconnect_min = "200ms"
+reconnect_max = "1s"
+
+[alerts]
+positions = {{ pressing = "console1" }}
+
+[[alerts.rules]]
+tag = "press7.counter"
+kind = "high"
+limit = 10
+priority = "medium"
+)",
+                                                           dir.path(), api_port, plc.port(), testing::FreePort());
+  const std::vector<std::string> args = {testing::PlantfloorBin(), "run", "--config", dir.path() + "/plant.toml"};
+  httplib::Client api("127.0.0.1", api_port);
+  api.set_read_timeout(5, 0);
+
+  std::string id;
+  {
+    Child pf(args);
+    ASSERT_TRUE(WaitHealthy(api, 20s)) << "API did not come up";
+    json list = WaitForAlert(api, 15s);
+    ASSERT_EQ(list["items"].size(), 1u) << list.dump();
+    EXPECT_TRUE(list["next_cursor"].is_null());
+    const json& a = list["items"][0];
+    id = a["id"].get<std::string>();
+    EXPECT_FALSE(id.empty());
+    EXPECT_EQ(a["asset"], "press7");
+    EXPECT_EQ(a["cause"], "counter.high");
+    EXPECT_EQ(a["source"], "threshold:press7.counter.high");
+    EXPECT_EQ(a["position"], "console1");
+    EXPECT_EQ(a["state"], "unack");
+    EXPECT_EQ(a["priority"], "medium");
+    EXPECT_EQ(a["chattering"], false);
+    EXPECT_TRUE(a["raised"].is_string());
+    EXPECT_TRUE(a["acked"].is_null());
+    EXPECT_GT(a["value"].get<double>(), 10.0);
+
+    // Filters.
+    EXPECT_EQ(Get(api, "/api/v1/alerts?state=unack")["items"].size(), 1u);
+    EXPECT_EQ(Get(api, "/api/v1/alerts?state=acked")["items"].size(), 0u);
+    EXPECT_EQ(Get(api, "/api/v1/alerts?asset=meter")["items"].size(), 0u);
+    auto bad_state = api.Get("/api/v1/alerts?state=open");
+    ASSERT_TRUE(bad_state);
+    EXPECT_EQ(bad_state->status, 400);
+    EXPECT_EQ(json::parse(bad_state->body)["field"], "state");
+
+    auto [ack_status, ack] = Post(api, "/api/v1/alerts/" + id + "/ack", R"({"who": "anna", "comment": "seen it"})");
+    EXPECT_EQ(ack_status, 200) << ack.dump();
+    EXPECT_EQ(ack["alert"]["state"], "acked") << ack.dump();
+    EXPECT_EQ(ack["alert"]["acked_by"], "anna");
+    ASSERT_EQ(ack["transitions"].size(), 1u) << ack.dump();
+    EXPECT_EQ(ack["transitions"][0]["action"], "ack");
+
+    auto [shelve_status, shelve] = Post(api, "/api/v1/alerts/" + id + "/shelve", R"({"who": "anna", "reason": "sensor swap"})");
+    EXPECT_EQ(shelve_status, 400);
+    EXPECT_EQ(shelve, json::parse(R"({"code": "invalid_argument", "field": "expires", "message":
+      "expires: required: shelving is time-limited; give the RFC 3339 time until which the alert stays shelved"})"));
+
+    auto [unknown_status, unknown] = Post(api, "/api/v1/alerts/nope/ack", R"({"who": "anna"})");
+    EXPECT_EQ(unknown_status, 404) << unknown.dump();
+    EXPECT_EQ(unknown["code"], "not_found");
+    EXPECT_TRUE(unknown["field"].is_null());
+
+    auto [bad_status, bad] = Post(api, "/api/v1/alerts/" + id + "/ack", R"({"who": )");
+    EXPECT_EQ(bad_status, 400);
+    EXPECT_EQ(bad["field"], "body");
+    EXPECT_EQ(bad["message"].get<std::string>().rfind("malformed JSON body at byte 9: ", 0), 0u) << bad.dump();
+
+    std::this_thread::sleep_for(500ms);  // several commit windows: the ack and the snapshot are durable
+    pf.Kill9();
+  }
+
+  Child pf(args);
+  ASSERT_TRUE(WaitHealthy(api, 20s)) << "API did not come up after kill -9";
+  json list = Get(api, "/api/v1/alerts");
+  ASSERT_EQ(list["items"].size(), 1u) << list.dump();
+  EXPECT_EQ(list["items"][0]["id"], id) << "the same occurrence survives kill -9";
+  EXPECT_EQ(list["items"][0]["state"], "acked");
+  EXPECT_EQ(list["items"][0]["acked_by"], "anna");
+
+  auto metrics = api.Get("/metrics");
+  ASSERT_TRUE(metrics);
+  EXPECT_NE(metrics->body.find("pf_alerts_current{state=\"acked\"} 1\n"), std::string::npos) << metrics->body;
+  EXPECT_NE(metrics->body.find("pf_alerts_current{state=\"unack\"} 0\n"), std::string::npos);
+
+  json stats = Get(api, "/api/v1/alerts/stats");
+  ASSERT_EQ(stats["groups"].size(), 1u) << stats.dump();
+  const json& g = stats["groups"][0];
+  EXPECT_EQ(g["name"], "console1");
+  EXPECT_EQ(g["alerts"], 1);
+  EXPECT_EQ(g["alerts_per_10min"]["target"], 1.0);
+  EXPECT_EQ(g["alerts_per_10min"]["manageable"], 2.0);
+  EXPECT_EQ(g["flood"]["target_percent_below"], 1.0);
+  EXPECT_EQ(g["standing"]["target_below"], 5);
+  EXPECT_EQ(g["chattering"]["target"], 0);
+  EXPECT_EQ(g["priority_mix"]["medium"]["count"], 1);
+  EXPECT_EQ(g["priority_mix"]["medium"]["target_percent"], 15.0);
+
+  json events = Get(api, "/api/v1/events?kind=alert&limit=100");
+  std::vector<std::string> actions;
+  for (const auto& e : events["items"]) {
+    EXPECT_EQ(e["kind"], "alert");
+    EXPECT_EQ(e["refers_to"], id) << e.dump();
+    EXPECT_EQ(e["source"], "threshold:press7.counter.high");
+    EXPECT_EQ(e["severity"], "medium");
+    actions.push_back(e["payload"]["action"].get<std::string>());
+  }
+  // Newest first: the operator's ack after the raise, nothing else (the shelve was refused).
+  EXPECT_EQ(actions, (std::vector<std::string>{"ack", "raise"})) << events.dump();
+  EXPECT_EQ(events["items"][0]["operator"], "anna");
+  EXPECT_EQ(events["items"][0]["comment"], "seen it");
+
+  // The same events wait in the outbox as alert records (type 3), written in their commit.
+  pf.Kill9();
+  sqlite3* db = nullptr;
+  ASSERT_EQ(sqlite3_open_v2((dir.path() + "/data/plantfloor.db").c_str(), &db, SQLITE_OPEN_READONLY, nullptr), SQLITE_OK);
+  sqlite3_stmt* st = nullptr;
+  ASSERT_EQ(sqlite3_prepare_v2(db, "SELECT ref FROM outbox WHERE type = 3 ORDER BY id", -1, &st, nullptr), SQLITE_OK)
+      << sqlite3_errmsg(db);
+  std::vector<std::string> outbox_refs;
+  while (sqlite3_step(st) == SQLITE_ROW) outbox_refs.emplace_back(reinterpret_cast<const char*>(sqlite3_column_text(st, 0)));
+  sqlite3_finalize(st);
+  sqlite3_close(db);
+  std::vector<std::string> event_ids = {events["items"][1]["id"], events["items"][0]["id"]};
+  EXPECT_EQ(outbox_refs, event_ids);
+}
+
+}  // namespace
+}  // namespace pf
