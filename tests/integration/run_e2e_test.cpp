@@ -185,7 +185,9 @@ context = "machine_state"
   json health = GetJson(api, "/api/v1/health");
   EXPECT_EQ(health["status"], "degraded") << health.dump();
   for (const auto& src : health["sources"]) {
-    if (src["name"] == "plc1") EXPECT_EQ(src["connected"], true) << src.dump();
+    if (src["name"] == "plc1") {
+      EXPECT_EQ(src["connected"], true) << src.dump();
+    }
     if (src["name"] == "plc_dead") {
       EXPECT_EQ(src["connected"], false) << src.dump();
       ASSERT_TRUE(src["last_error"].is_string()) << src.dump();
