@@ -251,13 +251,23 @@ TEST_F(OutboxTest, BudgetEvictsInOrderWithAnExactLedger) {
   first.events.push_back(Ev("label-1", "label", 2));
   first.events.push_back(Ev("event-1", "limit_change", 3));
   ASSERT_TRUE(store->Commit(first).ok());
+  // An ordinary event the consumer reaches only late: while outbox samples can still be evicted,
+  // it must survive (samples go before events).
+  bool late_event_received = false;
+  uint64_t late_event_id = 0;
   for (int round = 0; round < 120; ++round) {
-    ASSERT_TRUE(store->Commit(Forward(next, 500)).ok()) << round;
+    CommitBatch batch = Forward(next, 500);
+    if (round == 15) batch.events.push_back(Ev("event-late", "limit_change", 4));
+    ASSERT_TRUE(store->Commit(batch).ok()) << round;
     next += 500;
     if (round % 10 == 0) {  // the consumer keeps up only now and then; its broker acks all
       auto recs = ob.Peek("hub", 300, 1 << 20);
       ASSERT_TRUE(recs.ok()) << recs.status().ToString();
       for (const auto& r : *recs) {
+        if (r.type == RecordType::kEvent && std::get<Event>(r.body).id == "event-late") {
+        late_event_received = true;
+        late_event_id = r.id;
+      }
         if (r.type == RecordType::kSample || r.type == RecordType::kEvent) received.insert(r.id);
         else other.insert(r.id);
         if (r.type != RecordType::kAlert && r.type != RecordType::kLabel) ASSERT_TRUE(ob.Ack("hub", r.id).ok());
@@ -292,6 +302,9 @@ TEST_F(OutboxTest, BudgetEvictsInOrderWithAnExactLedger) {
   }
   EXPECT_GT(history_lost, 0u);
   EXPECT_TRUE(saw_outbox);
+  // Outbox samples were always there to evict, so no event was: the stated order, samples first.
+  for (const LedgerEntry& e : *ledger)
+    if (e.upstream_loss) EXPECT_EQ(e.evicted_type, RecordType::kSample) << "an event went before the samples";
   auto temp = store->history().Query("press7.temp", Timestamp::FromNs(0), Timestamp::FromNs(INT64_MAX));
   ASSERT_TRUE(temp.ok());
   auto pres = store->history().Query("press7.pressure", Timestamp::FromNs(0), Timestamp::FromNs(INT64_MAX));
@@ -304,6 +317,10 @@ TEST_F(OutboxTest, BudgetEvictsInOrderWithAnExactLedger) {
     ASSERT_TRUE(recs.ok());
     if (recs->empty()) break;
     for (const auto& r : *recs) {
+      if (r.type == RecordType::kEvent && std::get<Event>(r.body).id == "event-late") {
+        late_event_received = true;
+        late_event_id = r.id;
+      }
       if (r.type == RecordType::kSample || r.type == RecordType::kEvent) received.insert(r.id);
       else other.insert(r.id);
       if (r.type == RecordType::kLedger) forwarded_ledger.insert(std::get<LedgerEntry>(r.body).id);
@@ -311,6 +328,12 @@ TEST_F(OutboxTest, BudgetEvictsInOrderWithAnExactLedger) {
       ASSERT_TRUE(ob.Ack("hub", r.id).ok());
     }
   }
+  EXPECT_TRUE(late_event_received) << "the late ordinary event survived the evictions";
+  // ... and not merely because it was young: samples committed after it were evicted before it.
+  bool newer_samples_evicted = false;
+  for (const LedgerEntry& e : *ledger)
+    if (e.upstream_loss && e.last_record > late_event_id) newer_samples_evicted = true;
+  EXPECT_TRUE(newer_samples_evicted) << "no sample newer than the event (record " << late_event_id << ") was evicted";
   // Every id up to the last is received, or an alert/label/ledger record, or evicted and then
   // inside exactly one upstream-loss ledger range: the ledger counts what is missing, exactly.
   uint64_t missing = 0;
