@@ -17,6 +17,7 @@
 #include <nlohmann/json.hpp>
 #include <sqlite3.h>
 
+#include "e2e_process.h"
 #include "testing.h"
 
 namespace pf {
@@ -24,41 +25,6 @@ namespace {
 
 using nlohmann::json;
 using namespace std::chrono_literals;
-
-// A child process, SIGKILLed by the destructor when still running.
-class Child {
- public:
-  explicit Child(std::vector<std::string> args) {
-    pid_ = fork();
-    if (pid_ == 0) {
-      std::vector<char*> argv;
-      for (auto& a : args) argv.push_back(a.data());
-      argv.push_back(nullptr);
-      execv(argv[0], argv.data());
-      _exit(127);
-    }
-  }
-  ~Child() { Kill9(); }
-  // SIGKILL and reap: the power-cut-like stop (no shutdown code runs).
-  void Kill9() {
-    if (pid_ <= 0) return;
-    kill(pid_, SIGKILL);
-    waitpid(pid_, nullptr, 0);
-    pid_ = -1;
-  }
-
- private:
-  pid_t pid_ = -1;
-};
-
-bool WaitHealthy(httplib::Client& c, std::chrono::seconds timeout) {
-  auto end = std::chrono::steady_clock::now() + timeout;
-  while (std::chrono::steady_clock::now() < end) {
-    if (auto r = c.Get("/api/v1/health"); r && r->status == 200) return true;
-    std::this_thread::sleep_for(50ms);
-  }
-  return false;
-}
 
 json Get(httplib::Client& c, const std::string& path) {
   auto r = c.Get(path);
@@ -144,8 +110,8 @@ priority = "medium"
 
   std::string id;
   {
-    Child pf(args);
-    ASSERT_TRUE(WaitHealthy(api, 20s)) << "API did not come up";
+    e2e::ChildProcess pf(args);
+    ASSERT_TRUE(e2e::WaitHealthy(api_port, 20s)) << "API did not come up";
     json list = WaitForAlert(api, 15s);
     ASSERT_EQ(list["items"].size(), 1u) << list.dump();
     EXPECT_TRUE(list["next_cursor"].is_null());
@@ -198,8 +164,8 @@ priority = "medium"
     pf.Kill9();
   }
 
-  Child pf(args);
-  ASSERT_TRUE(WaitHealthy(api, 20s)) << "API did not come up after kill -9";
+  e2e::ChildProcess pf(args);
+  ASSERT_TRUE(e2e::WaitHealthy(api_port, 20s)) << "API did not come up after kill -9";
   json list = Get(api, "/api/v1/alerts");
   ASSERT_EQ(list["items"].size(), 1u) << list.dump();
   EXPECT_EQ(list["items"][0]["id"], id) << "the same occurrence survives kill -9";

@@ -1,6 +1,6 @@
 #pragma once
-// Helpers for end-to-end tests that drive the plantfloor binary: child processes, the REST API,
-// and an MQTT subscriber standing in for the hub.
+// The hub side of end-to-end tests: an MQTT subscriber standing in for the hub. Processes and the
+// REST API: e2e_process.h (included).
 #include <sys/types.h>
 
 #include <atomic>
@@ -12,16 +12,9 @@
 #include <mqtt/async_client.h>
 #include <nlohmann/json.hpp>
 
-namespace pf::e2e {
+#include "e2e_process.h"
 
-// fork + execv; the child never returns.
-pid_t Spawn(const std::vector<std::string>& args);
-// Waits for the child: its exit code, 128 + signal when killed, -1 on timeout (then it is SIGKILLed).
-int WaitExit(pid_t pid, std::chrono::seconds timeout);
-// Polls GET /api/v1/health until 200.
-bool WaitHealthy(int api_port, std::chrono::seconds timeout);
-// GET path on 127.0.0.1:port parsed as JSON (a discarded value when unreachable or not JSON).
-nlohmann::json GetJson(int port, const std::string& path);
+namespace pf::e2e {
 
 // A hub-side subscriber with a persistent session (clean_session false) on "plantfloor/v1/#", QoS 1,
 // reconnecting and resubscribing by itself; keeps every JSON payload in arrival order.

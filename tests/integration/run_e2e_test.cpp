@@ -15,6 +15,7 @@
 
 #include "store/event_store.h"
 #include "store/history.h"
+#include "e2e_process.h"
 #include "testing.h"
 
 namespace pf {
@@ -23,75 +24,12 @@ namespace {
 using nlohmann::json;
 using namespace std::chrono_literals;
 
-class Process {
- public:
-  explicit Process(std::vector<std::string> args) {
-    pid_ = fork();
-    if (pid_ == 0) {
-      std::vector<char*> argv;
-      for (auto& a : args) argv.push_back(a.data());
-      argv.push_back(nullptr);
-      execv(argv[0], argv.data());
-      _exit(127);
-    }
-  }
-  ~Process() {
-    if (pid_ > 0 && !exited_) {
-      kill(pid_, SIGKILL);
-      waitpid(pid_, nullptr, 0);
-    }
-  }
-  pid_t pid() const { return pid_; }
-  // Sends sig, waits up to timeout; returns the exit code or -1 on timeout / signal death.
-  int SignalAndWait(int sig, std::chrono::milliseconds timeout) {
-    kill(pid_, sig);
-    return Wait(timeout);
-  }
-  int Wait(std::chrono::milliseconds timeout) {
-    auto end = std::chrono::steady_clock::now() + timeout;
-    int status = 0;
-    while (std::chrono::steady_clock::now() < end) {
-      pid_t r = waitpid(pid_, &status, WNOHANG);
-      if (r == pid_) {
-        exited_ = true;
-        code_ = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-        return code_;
-      }
-      if (exited_) return code_;
-      std::this_thread::sleep_for(20ms);
-    }
-    return -1;
-  }
-  int exit_code() const { return exited_ ? code_ : -2; }
-  long PeakRssKb() const {
-    std::ifstream in("/proc/" + std::to_string(pid_) + "/status");
-    std::string line;
-    while (std::getline(in, line))
-      if (line.rfind("VmHWM:", 0) == 0) return std::stol(line.substr(6));
-    return -1;
-  }
-
- private:
-  pid_t pid_ = -1;
-  bool exited_ = false;
-  int code_ = -1;
-};
-
 json GetJson(httplib::Client& c, const std::string& path, int want_status = 200) {
   auto r = c.Get(path);
   EXPECT_TRUE(r) << path;
   if (!r) return json();
   EXPECT_EQ(r->status, want_status) << path << ": " << r->body;
   return json::parse(r->body, nullptr, false);
-}
-
-bool WaitHealthy(httplib::Client& c, std::chrono::seconds timeout) {
-  auto end = std::chrono::steady_clock::now() + timeout;
-  while (std::chrono::steady_clock::now() < end) {
-    if (auto r = c.Get("/api/v1/health"); r && r->status == 200) return true;
-    std::this_thread::sleep_for(50ms);
-  }
-  return false;
 }
 
 void WriteFile(const std::string& path, const std::string& text) {
@@ -175,10 +113,10 @@ column = "load"
 context = "machine_state"
 )",
                                                     dir.path(), api_port, plc.port(), testing::FreePort()));
-  Process pf({testing::PlantfloorBin(), "run", "--config", dir.path() + "/plant.toml"});
+  e2e::ChildProcess pf({testing::PlantfloorBin(), "run", "--config", dir.path() + "/plant.toml"});
   httplib::Client api("127.0.0.1", api_port);
   api.set_read_timeout(5, 0);
-  ASSERT_TRUE(WaitHealthy(api, 20s)) << "API did not come up";
+  ASSERT_TRUE(e2e::WaitHealthy(api_port, 20s)) << "API did not come up";
   std::this_thread::sleep_for(1500ms);  // ~15 polls
 
   // One PLC answers, the other's port is closed: health is degraded and names what is wrong.
@@ -294,9 +232,9 @@ tags = [ {{ name = "a1.a", column = "a" }}, {{ name = "a1.b", column = "b" }},
          {{ name = "a1.c", column = "c", store = "all" }}, {{ name = "a1.d", column = "d" }} ]
 )",
                                                     dir.path(), api_port));
-  Process pf({testing::PlantfloorBin(), "run", "--config", dir.path() + "/plant.toml"});
+  e2e::ChildProcess pf({testing::PlantfloorBin(), "run", "--config", dir.path() + "/plant.toml"});
   httplib::Client api("127.0.0.1", api_port);
-  ASSERT_TRUE(WaitHealthy(api, 20s));
+  ASSERT_TRUE(e2e::WaitHealthy(api_port, 20s));
   long peak_kb = 0;
   for (int i = 0; i < 600 && pf.Wait(std::chrono::milliseconds(1)) == -1; ++i) {  // up to 60 s
     peak_kb = std::max(peak_kb, pf.PeakRssKb());
