@@ -14,6 +14,8 @@ packages=(
   # tests and benchmarks
   libgtest-dev libgmock-dev libbenchmark-dev socat sqlite3 tzdata python3-pymodbus python3-serial python3-serial-asyncio mbpoll
   mosquitto mosquitto-clients procps curl
+  # SPC: control-chart plots (LGPL/MPL cairo) and the independent R reference computations (tests only)
+  libcairo2-dev r-base-core
   # packaging and service tests: dpkg-shlibdeps (cpack), systemd-analyze
   dpkg-dev systemd
 )

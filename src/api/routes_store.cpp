@@ -72,6 +72,7 @@ ApiResponse Events(const ApiSources& src, const ApiRequest& req) {
   q.asset_id = req.Query("asset");
   q.kind = req.Query("kind");
   q.source = req.Query("source");
+  q.refers_to = req.Query("refers_to");
   PF_API_ASSIGN_OR_RESPOND(q.from, TimeParam(req, "from"), "from");
   PF_API_ASSIGN_OR_RESPOND(q.to, TimeParam(req, "to"), "to");
   PF_API_ASSIGN_OR_RESPOND(q.limit, LimitParam(req), "limit");

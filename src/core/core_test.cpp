@@ -83,6 +83,22 @@ TEST(Metrics, PrometheusText) {
   EXPECT_EQ(m.Value("pf_samples_total", {{"source", "plc1"}}), 5);
 }
 
+TEST(Metrics, FamilyCallbackRendersItsSeriesUntilRemoved) {
+  MetricsRegistry m;
+  int owner = 0;
+  int rendered = 0;
+  m.GaugeFamilyCallback("pf_alerts_top", "top alerts", [&] {
+    ++rendered;
+    return MetricsRegistry::Series{{{{"position", "c1"}, {"rank", "1"}}, 7}, {{{"position", "c2"}, {"rank", "1"}}, 2.5}};
+  }, &owner);
+  std::string text = m.RenderPrometheus();
+  EXPECT_NE(text.find("# TYPE pf_alerts_top gauge\npf_alerts_top{position=\"c1\",rank=\"1\"} 7\n"
+                      "pf_alerts_top{position=\"c2\",rank=\"1\"} 2.5\n"), std::string::npos) << text;
+  m.RemoveCallbacks(&owner);
+  EXPECT_EQ(m.RenderPrometheus().find("pf_alerts_top{"), std::string::npos);
+  EXPECT_EQ(rendered, 1);
+}
+
 ConfigNode Leaf(std::string path, int line, ConfigNode::Kind k) {
   ConfigNode n;
   n.kind = k;

@@ -123,10 +123,18 @@ void MetricsRegistry::GaugeCallback(const std::string& name, const std::string& 
   f.label_sets[key] = labels;
 }
 
+void MetricsRegistry::GaugeFamilyCallback(const std::string& name, const std::string& help, std::function<Series()> fn,
+                                          const void* owner) {
+  std::lock_guard lk(mu_);
+  FamilyFor(name, help, "gauge").family_callbacks.emplace_back(std::move(fn), owner);
+}
+
 void MetricsRegistry::RemoveCallbacks(const void* owner) {
   std::lock_guard lk(mu_);
-  for (auto& [name, f] : families_)
+  for (auto& [name, f] : families_) {
     std::erase_if(f.callbacks, [&](const auto& kv) { return kv.second.second == owner; });
+    std::erase_if(f.family_callbacks, [&](const auto& cb) { return cb.second == owner; });
+  }
 }
 
 namespace {
@@ -150,6 +158,8 @@ std::string MetricsRegistry::RenderPrometheus() const {
     for (const auto& [key, c] : f.counters) out += fmt::format("{}{} {}\n", name, key, c->value());
     for (const auto& [key, g] : f.gauges) out += fmt::format("{}{} {}\n", name, key, Num(g->value()));
     for (const auto& [key, cb] : f.callbacks) out += fmt::format("{}{} {}\n", name, key, Num(cb.first()));
+    for (const auto& [fn, owner] : f.family_callbacks)
+      for (const auto& [labels, v] : fn()) out += fmt::format("{}{} {}\n", name, RenderLabels(labels), Num(v));
     for (const auto& [key, h] : f.histograms) {
       const Labels& labels = f.label_sets.at(key);
       uint64_t acc = 0;

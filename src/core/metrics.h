@@ -64,6 +64,11 @@ class MetricsRegistry {
   // RemoveCallbacks(owner) or the registry's end; it is called with the registry's lock held.
   void GaugeCallback(const std::string& name, const std::string& help, const Labels& labels,
                      std::function<double()> fn, const void* owner = nullptr);
+  // A gauge family whose label sets are only known when rendered (per operator position, the top
+  // 10 alerts): fn returns every (labels, value) of the family. Same lifetime rules as above.
+  using Series = std::vector<std::pair<Labels, double>>;
+  void GaugeFamilyCallback(const std::string& name, const std::string& help, std::function<Series()> fn,
+                           const void* owner = nullptr);
   void RemoveCallbacks(const void* owner);
 
   std::string RenderPrometheus() const;
@@ -78,6 +83,7 @@ class MetricsRegistry {
     std::map<std::string, std::unique_ptr<Gauge>> gauges;
     std::map<std::string, std::unique_ptr<Histogram>> histograms;
     std::map<std::string, std::pair<std::function<double()>, const void*>> callbacks;
+    std::vector<std::pair<std::function<Series()>, const void*>> family_callbacks;
   };
   Family& FamilyFor(const std::string& name, const std::string& help, const char* type);
   mutable std::mutex mu_;

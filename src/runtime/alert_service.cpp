@@ -109,8 +109,9 @@ std::string FieldOf(const Status& s) {
 }  // namespace
 
 AlertService::AlertService(const PlantConfig& pc, Store& store, alerts::AlertEngine engine)
-    : store_(store), engine_(std::move(engine)) {
+    : store_(store), cause_codes_(pc.alerts.cause_codes), engine_(std::move(engine)) {
   engine_.set_max_shelve(pc.alerts.max_shelve);
+  for (const Asset& a : pc.assets) assets_.insert(a.id);
   std::map<std::string, TagId> ids;
   for (const TagDef& t : pc.tags) {
     ids[t.name] = t.id;
@@ -231,15 +232,24 @@ std::optional<std::string> AlertService::TakeSnapshotIfChanged() {
   return engine_.Snapshot();
 }
 
-Status AlertService::AddRoutes(ApiServer& api, std::function<void(Event&&)> emit) {
+Status AlertService::AddRoutes(ApiServer& api, DurableEmit emit) {
   emit_ = std::move(emit);
   PF_RETURN_IF_ERROR(api.AddRoute("GET", "/api/v1/alerts", [this](const ApiRequest& r) { return List(r); }, false));
   PF_RETURN_IF_ERROR(api.AddRoute("GET", "/api/v1/alerts/stats", [this](const ApiRequest& r) { return Stats(r); }, false));
+  PF_RETURN_IF_ERROR(
+      api.AddRoute("GET", "/api/v1/alerts/precision", [this](const ApiRequest& r) { return Precision(r); }, false));
+  PF_RETURN_IF_ERROR(api.AddRoute(
+      "GET", "/api/v1/alerts/causes", [this](const ApiRequest&) { return ApiResponse::Json({{"codes", cause_codes_}}); },
+      false));
   for (const char* action : {"ack", "shelve", "unshelve"}) {
     std::string a = action;
     PF_RETURN_IF_ERROR(api.AddRoute("POST", fmt::format("/api/v1/alerts/{{id}}/{}", a),
                                     [this, a](const ApiRequest& r) { return Action(r, a); }, true));
   }
+  PF_RETURN_IF_ERROR(
+      api.AddRoute("POST", "/api/v1/alerts/{id}/feedback", [this](const ApiRequest& r) { return Feedback(r); }, true));
+  PF_RETURN_IF_ERROR(api.AddRoute("POST", "/api/v1/assets/{id}/maintenance",
+                                  [this](const ApiRequest& r) { return Maintenance(r); }, true));
   return Status::Ok();
 }
 
@@ -273,36 +283,291 @@ ApiResponse AlertService::List(const ApiRequest& r) const {
   return ApiResponse::Json({{"items", items}, {"next_cursor", next.empty() ? json(nullptr) : json(next)}});
 }
 
-ApiResponse AlertService::Stats(const ApiRequest& r) const {
-  Timestamp end = Now();
-  Timestamp start = end - std::chrono::hours(24);
-  std::vector<AlertTransition> history;
+Result<std::vector<Event>> AlertService::EventsBetween(const std::string& kind, Timestamp from, Timestamp to) const {
+  std::vector<Event> out;
   EventQuery q;
-  q.kind = "alert";
-  q.from = start;
-  q.to = end;
+  q.kind = kind;
+  q.from = from;
+  q.to = to;
   q.limit = 10000;
   for (;;) {
-    auto page = store_.events().Query(q);
-    if (!page.ok()) return ApiResponse::Error(page.status().WithContext("alerts stats: reading alert events"));
-    for (const Event& e : page->events) {
-      json p = json::parse(e.payload_json, nullptr, false);
-      if (auto t = TransitionFromJson(p)) history.push_back(std::move(*t));
-    }
-    if (page->next_cursor.empty()) break;
-    q.cursor = page->next_cursor;
+    PF_ASSIGN_OR_RETURN(EventPage page, store_.events().Query(q));
+    for (Event& e : page.events) out.push_back(std::move(e));
+    if (page.next_cursor.empty()) break;
+    q.cursor = page.next_cursor;
   }
-  std::sort(history.begin(), history.end(), [](const auto& a, const auto& b) { return a.time < b.time; });
+  std::reverse(out.begin(), out.end());  // pages are newest first
+  return out;
+}
+
+Result<alerts::AlarmMetrics> AlertService::RateMetrics(Timestamp start, Timestamp end, bool by_area) const {
+  PF_ASSIGN_OR_RETURN(std::vector<Event> events, EventsBetween("alert", start, end));
+  std::vector<AlertTransition> history;
+  for (const Event& e : events) {
+    json p = json::parse(e.payload_json, nullptr, false);
+    if (auto t = TransitionFromJson(p)) history.push_back(std::move(*t));
+  }
+  std::stable_sort(history.begin(), history.end(), [](const auto& a, const auto& b) { return a.time < b.time; });
   alerts::MetricsOptions mo;
   mo.period_start = start;
   mo.period_end = end;
-  mo.by_area = r.Query("by") == std::optional<std::string>("area");
-  auto m = alerts::ComputeAlarmMetrics(history, mo);
-  if (!m.ok()) return ApiResponse::Error(m.status());
+  mo.by_area = by_area;
+  return alerts::ComputeAlarmMetrics(history, mo);
+}
+
+Result<alerts::PrecisionReport> AlertService::PrecisionBetween(Timestamp start, Timestamp end) const {
+  PF_ASSIGN_OR_RETURN(std::vector<Event> labels, EventsBetween("label", start, end));
+  std::vector<alerts::Feedback> feedback;
+  std::vector<alerts::MaintenanceRecord> maintenance;
+  for (const Event& e : labels) {
+    if (auto f = alerts::FeedbackFromPayload(e.payload_json)) feedback.push_back(std::move(*f));
+    else if (auto m = alerts::MaintenanceFromPayload(e.payload_json)) maintenance.push_back(std::move(*m));
+  }
+  PF_ASSIGN_OR_RETURN(std::vector<Event> alert_events, EventsBetween("alert", start, end));
+  std::map<std::string, std::string> raised;  // occurrences raised in the period -> source
+  for (const Event& e : alert_events) {
+    json p = json::parse(e.payload_json, nullptr, false);
+    if (p.is_object() && p.value("action", "") == "raise") raised[e.refers_to] = e.source;
+  }
+  return alerts::ComputePrecision(feedback, maintenance, raised);
+}
+
+namespace {
+// ?from=&to= (RFC 3339) with a default look-back; errors name the parameter.
+Result<std::pair<Timestamp, Timestamp>> Period(const ApiRequest& r, Duration default_span) {
+  Timestamp end = Now();
+  if (auto to = r.Query("to")) {
+    auto t = ParseRfc3339(*to);
+    if (!t.ok()) return InvalidArgument("to: {}", t.status().message());
+    end = *t;
+  }
+  Timestamp start = end - default_span;
+  if (auto from = r.Query("from")) {
+    auto t = ParseRfc3339(*from);
+    if (!t.ok()) return InvalidArgument("from: {}", t.status().message());
+    start = *t;
+  }
+  if (!(start < end)) return InvalidArgument("from: must be before to");
+  return std::make_pair(start, end);
+}
+std::string_view PeriodField(const Status& s) { return s.message().rfind("to:", 0) == 0 ? "to" : "from"; }
+}  // namespace
+
+ApiResponse AlertService::Stats(const ApiRequest& r) const {
+  auto period = Period(r, std::chrono::hours(24));
+  if (!period.ok()) return ApiResponse::Error(period.status(), PeriodField(period.status()));
+  auto m = RateMetrics(period->first, period->second, r.Query("by") == std::optional<std::string>("area"));
+  if (!m.ok()) return ApiResponse::Error(m.status().WithContext("alerts stats"));
   json body = json::parse(m->ToJson(), nullptr, false);
   if (body.is_discarded()) return ApiResponse::Error(Internal("alerts stats: metrics JSON did not parse"));
-  body["transitions"] = history.size();
   return ApiResponse::Json(body);
+}
+
+ApiResponse AlertService::Precision(const ApiRequest& r) const {
+  auto period = Period(r, std::chrono::hours(24 * 30));
+  if (!period.ok()) return ApiResponse::Error(period.status(), PeriodField(period.status()));
+  auto report = PrecisionBetween(period->first, period->second);
+  if (!report.ok()) return ApiResponse::Error(report.status().WithContext("alerts precision"));
+  json body = json::parse(report->ToJson(), nullptr, false);
+  body["period"] = {{"from", FormatRfc3339(period->first, 3)}, {"to", FormatRfc3339(period->second, 3)}};
+  return ApiResponse::Json(body);
+}
+
+std::optional<AlertTransition> AlertService::FindAlert(const std::string& alert_id) const {
+  {
+    std::lock_guard lk(mu_);
+    if (auto v = engine_.Find(alert_id)) {
+      AlertTransition t;
+      t.alert_id = v->alert_id;
+      t.asset = v->asset;
+      t.cause = v->cause;
+      t.source = v->source;
+      return t;
+    }
+  }
+  EventQuery q;
+  q.refers_to = alert_id;
+  q.kind = "alert";
+  q.limit = 1;
+  auto page = store_.events().Query(q);
+  if (!page.ok() || page->events.empty()) return std::nullopt;
+  return TransitionFromJson(json::parse(page->events.front().payload_json, nullptr, false));
+}
+
+ApiResponse AlertService::Commit(std::vector<Event> events) const {
+  Status s = emit_ ? emit_(std::move(events)) : Unavailable("alerts: no commit path");
+  if (!s.ok()) return ApiResponse::Error(s);
+  return ApiResponse::Json(json::object());
+}
+
+ApiResponse AlertService::Feedback(const ApiRequest& r) {
+  const std::string& id = r.Param("id");
+  alerts::Feedback f;
+  if (auto e = alerts::ParseFeedbackBody(r.body, cause_codes_, f)) return ApiResponse::Error(e->status, e->field);
+  std::optional<AlertTransition> alert = FindAlert(id);
+  if (!alert) return ApiResponse::Error(NotFound("id: no alert '{}' is known (current or stored)", id), "id");
+  f.alert_id = id;
+  f.alert_source = alert->source;
+  f.alert_cause = alert->cause;
+  f.asset = alert->asset;
+  f.time = Now();
+  Event e;
+  e.start = e.end = f.time;
+  e.id = NewEventId(f.time);
+  e.asset_id = f.asset;
+  e.source = "operator";
+  e.kind = "label";
+  e.severity = "info";
+  e.message = fmt::format("feedback on alert {} ({}): {}{}", id, f.alert_source, alerts::VerdictName(f.verdict),
+                          f.cause.empty() ? "" : fmt::format(", cause {}", f.cause));
+  e.payload_json = alerts::FeedbackPayload(f);
+  e.operator_name = f.who;
+  e.comment = f.comment;
+  e.refers_to = id;
+  std::string label_id = e.id;
+  json payload = json::parse(e.payload_json);
+  if (ApiResponse c = Commit({std::move(e)}); c.status != 200) return c;
+  return ApiResponse::Json({{"label_id", label_id}, {"label", payload}}, 201);
+}
+
+ApiResponse AlertService::Maintenance(const ApiRequest& r) {
+  const std::string& asset = r.Param("id");
+  if (!assets_.count(asset))
+    return ApiResponse::Error(NotFound("id: no asset '{}' is declared", asset), "id");
+  alerts::MaintenanceRecord m;
+  Timestamp now = Now();
+  if (auto e = alerts::ParseMaintenanceBody(r.body, cause_codes_, now, m)) return ApiResponse::Error(e->status, e->field);
+  m.asset = asset;
+  if (!m.alert_id.empty()) {
+    std::optional<AlertTransition> alert = FindAlert(m.alert_id);
+    if (!alert)
+      return ApiResponse::Error(InvalidArgument("alert_id: no alert '{}' is known (current or stored)", m.alert_id),
+                                "alert_id");
+    if (alert->asset != asset)
+      return ApiResponse::Error(
+          InvalidArgument("alert_id: alert '{}' is on asset '{}', not '{}'", m.alert_id, alert->asset, asset), "alert_id");
+  }
+  Event e;
+  e.start = e.end = m.time;
+  e.id = NewEventId(m.time);
+  e.asset_id = asset;
+  e.source = "maintenance";
+  e.kind = "label";
+  e.severity = m.missed() ? "medium" : "info";
+  e.message = fmt::format("maintenance on {} {}: {} ({}), {}{}", asset, m.component, m.failure_mode,
+                          alerts::ConditionName(m.condition), m.action, m.missed() ? "; no alert caught it" : "");
+  e.payload_json = alerts::MaintenancePayload(m);
+  e.operator_name = m.who;
+  e.comment = m.comment;
+  e.refers_to = m.alert_id;
+  std::string label_id = e.id;
+  json payload = json::parse(e.payload_json);
+  if (ApiResponse c = Commit({std::move(e)}); c.status != 200) return c;
+  return ApiResponse::Json({{"label_id", label_id}, {"label", payload}}, 201);
+}
+
+void AlertService::RegisterMetrics(MetricsRegistry& metrics, const void* owner) {
+  using Series = MetricsRegistry::Series;
+  // One family per metric of the groups (operator positions) of the last 24 h.
+  auto per_group = [this, &metrics, owner](const char* name, const char* help, auto value) {
+    metrics.GaugeFamilyCallback(
+        name, help,
+        [this, value] {
+          Series out;
+          std::lock_guard lk(metrics_mu_);
+          if (rate_cache_)
+            for (const alerts::GroupMetrics& g : rate_cache_->groups)
+              out.push_back({{{"position", g.name}}, static_cast<double>(value(g))});
+          return out;
+        },
+        owner);
+  };
+  per_group("pf_alarm_rate_per_10min", "alerts raised per 10 minutes, average over the last 24 h (EEMUA 191 target: 1)",
+            [](const alerts::GroupMetrics& g) { return g.per_10min_avg; });
+  per_group("pf_alarm_rate_max_per_10min", "most alerts raised in one 10-minute interval of the last 24 h",
+            [](const alerts::GroupMetrics& g) { return g.per_interval_max; });
+  per_group("pf_alarm_flood_time_percent", "% of 10-minute intervals in flood (more than 10 alerts), last 24 h (target < 1)",
+            [](const alerts::GroupMetrics& g) { return g.flood_percent; });
+  per_group("pf_alarm_standing", "alerts active for more than 24 h (target < 5 per position)",
+            [](const alerts::GroupMetrics& g) { return g.standing; });
+  per_group("pf_alarm_chattering", "alerts flagged chattering in the last 24 h (target 0)",
+            [](const alerts::GroupMetrics& g) { return g.chattering; });
+  per_group("pf_alarm_raised", "alerts raised in the last 24 h", [](const alerts::GroupMetrics& g) { return g.alerts; });
+  metrics.GaugeFamilyCallback(
+      "pf_alarm_top", "raises of the 10 most frequent alerts (asset, cause) per position, last 24 h",
+      [this] {
+        Series out;
+        std::lock_guard lk(metrics_mu_);
+        if (rate_cache_)
+          for (const alerts::GroupMetrics& g : rate_cache_->groups)
+            for (size_t i = 0; i < g.top.size(); ++i)
+              out.push_back({{{"position", g.name}, {"rank", std::to_string(i + 1)}, {"asset", g.top[i].asset},
+                              {"cause", g.top[i].cause}},
+                             static_cast<double>(g.top[i].count)});
+        return out;
+      },
+      owner);
+  metrics.GaugeFamilyCallback(
+      "pf_alarm_target", "published ISA-18.2 / EEMUA 191 targets beside the measured pf_alarm_* values",
+      [] {
+        using T = alerts::AlarmTargets;
+        return Series{{{{"metric", "rate_per_10min"}}, T::kAcceptablePer10Min},
+                      {{{"metric", "rate_per_10min_manageable"}}, T::kManageablePer10Min},
+                      {{{"metric", "flood_time_percent"}}, T::kFloodPercentBelow},
+                      {{{"metric", "standing"}}, static_cast<double>(T::kStandingBelow)},
+                      {{{"metric", "chattering"}}, static_cast<double>(T::kChatteringTarget)},
+                      {{{"metric", "priority_low_percent"}}, T::kLowPercent},
+                      {{{"metric", "priority_medium_percent"}}, T::kMediumPercent},
+                      {{{"metric", "priority_high_percent"}}, T::kHighPercent}};
+      },
+      owner);
+  auto per_source = [this, &metrics, owner](const char* name, const char* help, auto add) {
+    metrics.GaugeFamilyCallback(
+        name, help,
+        [this, add] {
+          Series out;
+          std::lock_guard lk(metrics_mu_);
+          if (precision_cache_)
+            for (const alerts::SourcePrecision& sp : precision_cache_->sources) add(sp, out);
+          return out;
+        },
+        owner);
+  };
+  per_source("pf_alert_precision", "confirmed / (confirmed + false alarm) of operator verdicts per alert source, last 30 days",
+             [](const alerts::SourcePrecision& sp, Series& out) {
+               if (sp.precision) out.push_back({{{"source", sp.source}}, *sp.precision});
+             });
+  per_source("pf_alert_feedback_coverage", "share of the alerts raised in the last 30 days that have an operator verdict",
+             [](const alerts::SourcePrecision& sp, Series& out) {
+               if (sp.coverage) out.push_back({{{"source", sp.source}}, *sp.coverage});
+             });
+  per_source("pf_alert_feedback", "alerts per latest operator verdict and alert source, last 30 days",
+             [](const alerts::SourcePrecision& sp, Series& out) {
+               out.push_back({{{"source", sp.source}, {"verdict", "confirmed"}}, static_cast<double>(sp.confirmed)});
+               out.push_back({{{"source", sp.source}, {"verdict", "false_alarm"}}, static_cast<double>(sp.false_alarm)});
+               out.push_back({{{"source", sp.source}, {"verdict", "unknown"}}, static_cast<double>(sp.unknown)});
+             });
+  metrics.GaugeFamilyCallback(
+      "pf_alert_missed_failures", "maintenance records of failures no alert caught, per asset, last 30 days",
+      [this] {
+        Series out;
+        std::lock_guard lk(metrics_mu_);
+        if (precision_cache_)
+          for (const auto& [asset, n] : precision_cache_->missed_by_asset)
+            out.push_back({{{"asset", asset}}, static_cast<double>(n)});
+        return out;
+      },
+      owner);
+}
+
+void AlertService::RefreshMetrics(Timestamp now) {
+  auto rates = RateMetrics(now - std::chrono::hours(24), now, false);
+  auto precision = PrecisionBetween(now - std::chrono::hours(24 * 30), now);
+  if (!rates.ok()) PF_LOG_WARN("alerts: alarm-rate metrics: {}", rates.status().ToString());
+  if (!precision.ok()) PF_LOG_WARN("alerts: precision metrics: {}", precision.status().ToString());
+  std::lock_guard lk(metrics_mu_);
+  if (rates.ok()) rate_cache_ = std::move(*rates);
+  if (precision.ok()) precision_cache_ = std::move(*precision);
 }
 
 ApiResponse AlertService::Action(const ApiRequest& r, const std::string& action) {
@@ -347,12 +612,11 @@ ApiResponse AlertService::Action(const ApiRequest& r, const std::string& action)
   if (!out.ok()) {
     std::string field = FieldOf(out.status());
     if (out.status().code() == StatusCode::kNotFound)
-      return ApiResponse::Error(NotFound("alert '{}': {}", id, out.status().message()));
+      return ApiResponse::Error(NotFound("id: alert '{}': {}", id, out.status().message()), "id");
     return ApiResponse::Error(out.status(), field);
   }
   if (!out->transitions.empty() || !out->floods.empty()) changes_.fetch_add(1);
-  std::vector<Event> events = ToEvents(*out);
-  for (Event& e : events) emit_(std::move(e));
+  if (ApiResponse c = Commit(ToEvents(*out)); c.status != 200) return c;
   std::optional<alerts::AlertView> view;
   {
     std::lock_guard lk(mu_);

@@ -13,12 +13,16 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <set>
 #include <string>
 #include <vector>
 
+#include "alerts/alarm_metrics.h"
 #include "alerts/alert_engine.h"
+#include "alerts/labels.h"
 #include "alerts/threshold_rule.h"
 #include "api/api_server.h"
+#include "core/metrics.h"
 #include "runtime/plant_config.h"
 #include "store/store.h"
 
@@ -43,9 +47,22 @@ class AlertService {
   // Processor thread: the snapshot when the engine changed since the last call, else nullopt.
   std::optional<std::string> TakeSnapshotIfChanged();
 
-  // Registers GET /api/v1/alerts, GET /api/v1/alerts/stats and POST .../ack, .../shelve,
-  // .../unshelve (state-changing). emit: how action events reach the commit path (Runtime::Emit).
-  Status AddRoutes(ApiServer& api, std::function<void(Event&&)> emit);
+  // How operator events reach the store: committed before the call returns (Runtime::EmitDurable).
+  using DurableEmit = std::function<Status(std::vector<Event>)>;
+  // Registers GET /api/v1/alerts, /alerts/stats, /alerts/precision, /alerts/causes and the
+  // state-changing POST /api/v1/alerts/{id}/ack, .../shelve, .../unshelve, .../feedback and
+  // POST /api/v1/assets/{id}/maintenance. An action is answered after its events are committed.
+  Status AddRoutes(ApiServer& api, DurableEmit emit);
+
+  // Recomputes the alarm-rate metrics (last 24 h) and the precision per source (last 30 days)
+  // from the stored events for /metrics. Called by the runtime's housekeeping thread.
+  void RefreshMetrics(Timestamp now);
+  // Registers the gauge families of /metrics that show the last RefreshMetrics: per operator
+  // position pf_alarm_rate_per_10min, pf_alarm_rate_max_per_10min, pf_alarm_flood_time_percent,
+  // pf_alarm_standing, pf_alarm_chattering, pf_alarm_raised, pf_alarm_top (rank, asset, cause),
+  // the published targets pf_alarm_target{metric}, and per alert source pf_alert_precision,
+  // pf_alert_feedback{verdict}, pf_alert_feedback_coverage, per asset pf_alert_missed_failures.
+  void RegisterMetrics(MetricsRegistry& metrics, const void* owner);
 
   // Current alerts in `state` ("unack", "acked", ...), for the pf_alerts_current gauge. Any thread.
   size_t CountInState(alerts::AlertState state) const;
@@ -61,9 +78,24 @@ class AlertService {
   ApiResponse List(const ApiRequest& r) const;
   ApiResponse Stats(const ApiRequest& r) const;
   ApiResponse Action(const ApiRequest& r, const std::string& action);
+  ApiResponse Feedback(const ApiRequest& r);
+  ApiResponse Maintenance(const ApiRequest& r);
+  ApiResponse Precision(const ApiRequest& r) const;
+  // The alert an operator refers to: the current occurrence, else the stored raise of an ended one.
+  std::optional<alerts::AlertTransition> FindAlert(const std::string& alert_id) const;
+  Result<alerts::AlarmMetrics> RateMetrics(Timestamp start, Timestamp end, bool by_area) const;
+  Result<alerts::PrecisionReport> PrecisionBetween(Timestamp start, Timestamp end) const;
+  // Every stored event of `kind` with start in [from, to), oldest first.
+  Result<std::vector<Event>> EventsBetween(const std::string& kind, Timestamp from, Timestamp to) const;
+  ApiResponse Commit(std::vector<Event> events) const;
 
   Store& store_;
-  std::function<void(Event&&)> emit_;
+  DurableEmit emit_;
+  std::set<std::string> assets_;
+  std::vector<std::string> cause_codes_;
+  mutable std::mutex metrics_mu_;  // guards the two caches below
+  std::optional<alerts::AlarmMetrics> rate_cache_;
+  std::optional<alerts::PrecisionReport> precision_cache_;
   std::vector<alerts::ThresholdRule> rules_;
   std::map<TagId, std::vector<size_t>> rules_by_tag_;
   std::map<std::string, std::string> machine_state_key_;  // asset -> context key

@@ -222,7 +222,14 @@ priority = "high"
       return refuse_ ? PermissionDenied("operator role required for {}", r.route) : Status::Ok();
     };
     api_ = std::make_unique<ApiServer>(ao, nullptr);
-    ASSERT_TRUE(svc_->AddRoutes(*api_, [this](Event&& e) { emitted_.push_back(std::move(e)); }).ok());
+    // Like Runtime::EmitDurable: the events are committed before the route answers.
+    ASSERT_TRUE(svc_->AddRoutes(*api_, [this](std::vector<Event> events) {
+                      if (fail_commit_) return Unavailable("the store refused the commit (disk full)");
+                      CommitBatch batch;
+                      batch.events = events;
+                      for (Event& e : events) emitted_.push_back(std::move(e));
+                      return store_->Commit(batch);
+                    }).ok());
 
     Sample s;
     s.tag = 0;  // press7.temp
@@ -263,25 +270,29 @@ priority = "high"
   std::vector<Event> emitted_;
   std::vector<std::string> routes_checked_;
   bool refuse_ = false;
+  bool fail_commit_ = false;
   std::string id_;
 };
 
 TEST_F(AlertApi, EveryActionGoesThroughTheAuthHook) {
   refuse_ = true;
-  for (const char* action : {"ack", "shelve", "unshelve"}) {
-    ApiResponse r = Call("POST", "/api/v1/alerts/" + id_ + "/" + action, R"({"who": "anna"})");
+  for (const char* action : {"ack", "shelve", "unshelve", "feedback"}) {
+    ApiResponse r = Call("POST", "/api/v1/alerts/" + id_ + "/" + action, R"({"who": "anna", "verdict": "confirmed"})");
     EXPECT_EQ(r.status, 403) << action;
     auto body = nlohmann::json::parse(r.body);
     EXPECT_EQ(body["code"], "permission_denied");
     EXPECT_EQ(body["message"], fmt::format("operator role required for /api/v1/alerts/{{id}}/{}", action));
   }
+  ApiResponse m = Call("POST", "/api/v1/assets/press7/maintenance", R"({"who": "ben"})");
+  EXPECT_EQ(m.status, 403);
   EXPECT_EQ(routes_checked_, (std::vector<std::string>{"/api/v1/alerts/{id}/ack", "/api/v1/alerts/{id}/shelve",
-                                                       "/api/v1/alerts/{id}/unshelve"}));
+                                                       "/api/v1/alerts/{id}/unshelve", "/api/v1/alerts/{id}/feedback",
+                                                       "/api/v1/assets/{id}/maintenance"}));
   EXPECT_TRUE(emitted_.empty()) << "a refused action changes nothing";
   ApiResponse list = Call("GET", "/api/v1/alerts");
   EXPECT_EQ(list.status, 200) << "reads are not checked";
   EXPECT_EQ(nlohmann::json::parse(list.body)["items"][0]["state"], "unack");
-  EXPECT_EQ(routes_checked_.size(), 3u);
+  EXPECT_EQ(routes_checked_.size(), 5u);
 }
 
 TEST_F(AlertApi, ShelveWithExpiryThenUnshelveEmitEventsAndSnapshot) {
@@ -319,7 +330,8 @@ TEST_F(AlertApi, ErrorsUnknownAlertMissingExpiryMalformedBody) {
   EXPECT_EQ(unknown.status, 404);
   auto uj = nlohmann::json::parse(unknown.body);
   EXPECT_EQ(uj["code"], "not_found");
-  EXPECT_EQ(uj["message"].get<std::string>().rfind("alert 'A404': ", 0), 0u) << uj.dump();
+  EXPECT_EQ(uj["field"], "id");
+  EXPECT_EQ(uj["message"].get<std::string>().rfind("id: alert 'A404': ", 0), 0u) << uj.dump();
 
   ApiResponse no_expiry = Call("POST", "/api/v1/alerts/" + id_ + "/shelve", R"({"who": "anna", "reason": "r"})");
   EXPECT_EQ(no_expiry.status, 400);
@@ -347,7 +359,7 @@ TEST_F(AlertApi, SnapshotInTheStoreRestoresTheSameAlert) {
   auto restored = AlertService::Create(pc_, *store_);
   ASSERT_TRUE(restored.ok()) << restored.status().ToString();
   ApiServer api2(ApiServerOptions{}, nullptr);
-  ASSERT_TRUE((*restored)->AddRoutes(api2, [](Event&&) {}).ok());
+  ASSERT_TRUE((*restored)->AddRoutes(api2, [](std::vector<Event>) { return Status::Ok(); }).ok());
   ApiRequest r;
   r.method = "GET";
   auto list = nlohmann::json::parse(api2.Handle(r, "/api/v1/alerts").body);
@@ -361,12 +373,145 @@ TEST_F(AlertApi, StatsOverTheStoredAlertEvents) {
   ApiResponse stats = Call("GET", "/api/v1/alerts/stats");
   ASSERT_EQ(stats.status, 200) << stats.body;
   auto j = nlohmann::json::parse(stats.body);
-  EXPECT_EQ(j["transitions"], 1);
   ASSERT_EQ(j["groups"].size(), 1u) << j.dump();
   EXPECT_EQ(j["groups"][0]["name"], "pressing");
   EXPECT_EQ(j["groups"][0]["alerts"], 1);
   EXPECT_EQ(j["groups"][0]["priority_mix"]["high"]["count"], 1);
   EXPECT_EQ(j["groups"][0]["alerts_per_10min"]["target"], 1.0);
+}
+
+TEST_F(AlertApi, FeedbackBecomesACommittedLabelOfTheAlert) {
+  ApiResponse r = Call("POST", "/api/v1/alerts/" + id_ + "/feedback",
+                       R"({"who": "anna", "verdict": "confirmed", "cause": "misalignment", "comment": "coupling worn"})");
+  ASSERT_EQ(r.status, 201) << r.body;
+  auto j = nlohmann::json::parse(r.body);
+  EXPECT_EQ(j["label"]["verdict"], "confirmed");
+  EXPECT_EQ(j["label"]["alert_source"], "threshold:press7.temp.high");
+  ASSERT_EQ(emitted_.size(), 1u);
+  const Event& e = emitted_[0];
+  EXPECT_EQ(e.kind, "label");
+  EXPECT_EQ(e.source, "operator");
+  EXPECT_EQ(e.refers_to, id_);
+  EXPECT_EQ(e.asset_id, "press7");
+  EXPECT_EQ(e.operator_name, "anna");
+  EXPECT_EQ(e.comment, "coupling worn");
+  EXPECT_EQ(e.id, j["label_id"]);
+  // It is in the store (committed before the answer), found by the alert it refers to.
+  EventQuery q;
+  q.refers_to = id_;
+  q.kind = "label";
+  auto page = store_->events().Query(q);
+  ASSERT_TRUE(page.ok());
+  ASSERT_EQ(page->events.size(), 1u);
+  EXPECT_EQ(nlohmann::json::parse(page->events[0].payload_json)["cause"], "misalignment");
+
+  ApiResponse precision = Call("GET", "/api/v1/alerts/precision");
+  ASSERT_EQ(precision.status, 200) << precision.body;
+  auto p = nlohmann::json::parse(precision.body);
+  ASSERT_EQ(p["sources"].size(), 1u) << p.dump();
+  EXPECT_EQ(p["sources"][0]["source"], "threshold:press7.temp.high");
+  EXPECT_EQ(p["sources"][0]["alerts"], 1);
+  EXPECT_EQ(p["sources"][0]["confirmed"], 1);
+  EXPECT_EQ(p["sources"][0]["precision"], 1.0);
+  EXPECT_EQ(p["sources"][0]["feedback_coverage"], 1.0);
+
+  // The operator changes their mind: the latest verdict counts.
+  ASSERT_EQ(Call("POST", "/api/v1/alerts/" + id_ + "/feedback", R"({"who": "anna", "verdict": "false_alarm"})").status, 201);
+  p = nlohmann::json::parse(Call("GET", "/api/v1/alerts/precision").body);
+  EXPECT_EQ(p["sources"][0]["precision"], 0.0);
+  EXPECT_EQ(p["sources"][0]["false_alarm"], 1);
+}
+
+TEST_F(AlertApi, FeedbackErrorsNameTheField) {
+  auto err = [&](const std::string& path, const std::string& body) {
+    ApiResponse r = Call("POST", path, body);
+    return std::make_pair(r.status, nlohmann::json::parse(r.body));
+  };
+  auto [s1, unknown] = err("/api/v1/alerts/A404/feedback", R"({"who": "anna", "verdict": "confirmed"})");
+  EXPECT_EQ(s1, 404);
+  EXPECT_EQ(unknown, nlohmann::json::parse(
+                         R"j({"code": "not_found", "field": "id", "message": "id: no alert 'A404' is known (current or stored)"})j"));
+  auto [s2, cause] = err("/api/v1/alerts/" + id_ + "/feedback", R"({"who": "anna", "verdict": "confirmed", "cause": "gremlins"})");
+  EXPECT_EQ(s2, 400);
+  EXPECT_EQ(cause["code"], "invalid_argument");
+  EXPECT_EQ(cause["field"], "cause");
+  EXPECT_EQ(cause["message"].get<std::string>().rfind("cause: unknown code 'gremlins'; expected one of: ", 0), 0u);
+  auto [s3, verdict] = err("/api/v1/alerts/" + id_ + "/feedback", R"({"who": "anna"})");
+  EXPECT_EQ(s3, 400);
+  EXPECT_EQ(verdict["field"], "verdict");
+  EXPECT_TRUE(emitted_.empty());
+
+  fail_commit_ = true;
+  auto [s4, refused] = err("/api/v1/alerts/" + id_ + "/feedback", R"({"who": "anna", "verdict": "unknown"})");
+  EXPECT_EQ(s4, 503);
+  EXPECT_EQ(refused["code"], "unavailable");
+  EXPECT_EQ(refused["message"], "the store refused the commit (disk full)");
+}
+
+TEST_F(AlertApi, MaintenanceRecordsMissedAndFollowUpFailures) {
+  ApiResponse missed = Call("POST", "/api/v1/assets/press7/maintenance",
+                            R"({"who": "ben", "component": "DE bearing", "failure_mode": "bearing_outer_race",
+                                "condition": "degraded", "action": "replaced bearing", "time": "2026-01-05T07:30:00Z"})");
+  ASSERT_EQ(missed.status, 201) << missed.body;
+  auto mj = nlohmann::json::parse(missed.body);
+  EXPECT_EQ(mj["label"]["missed"], true);
+  EXPECT_EQ(mj["label"]["time"], "2026-01-05T07:30:00.000000000Z");
+  ASSERT_EQ(emitted_.size(), 1u);
+  EXPECT_EQ(emitted_[0].kind, "label");
+  EXPECT_EQ(emitted_[0].source, "maintenance");
+  EXPECT_EQ(emitted_[0].start, *ParseRfc3339("2026-01-05T07:30:00Z")) << "the time the failure was found";
+  EXPECT_TRUE(emitted_[0].refers_to.empty());
+
+  ApiResponse follow = Call("POST", "/api/v1/assets/press7/maintenance",
+                            fmt::format(R"({{"who": "ben", "component": "heater", "failure_mode": "overheating",
+                                "condition": "failed", "action": "replaced", "alert_id": "{}"}})", id_));
+  ASSERT_EQ(follow.status, 201) << follow.body;
+  EXPECT_EQ(emitted_.back().refers_to, id_);
+
+  auto [unknown_asset_status, unknown_asset] = std::make_pair(
+      Call("POST", "/api/v1/assets/press9/maintenance", R"({"who": "ben"})").status,
+      nlohmann::json::parse(Call("POST", "/api/v1/assets/press9/maintenance", R"({"who": "ben"})").body));
+  EXPECT_EQ(unknown_asset_status, 404);
+  EXPECT_EQ(unknown_asset["field"], "id");
+  ApiResponse bad_alert = Call("POST", "/api/v1/assets/press7/maintenance",
+                               R"({"who": "ben", "component": "x", "failure_mode": "wear", "condition": "failed",
+                                   "action": "y", "alert_id": "A404"})");
+  EXPECT_EQ(bad_alert.status, 400);
+  EXPECT_EQ(nlohmann::json::parse(bad_alert.body)["field"], "alert_id");
+
+  // The missed failure shows in the precision report (it was found in January: ask for that period).
+  auto p = nlohmann::json::parse(
+      Call("GET", "/api/v1/alerts/precision?from=2026-01-01T00:00:00Z").body);
+  EXPECT_EQ(p["maintenance"]["records"], 2);
+  EXPECT_EQ(p["maintenance"]["missed"], 1);
+  EXPECT_EQ(p["maintenance"]["missed_by_asset"]["press7"], 1);
+  ApiResponse bad_period = Call("GET", "/api/v1/alerts/precision?from=yesterday");
+  EXPECT_EQ(bad_period.status, 400);
+  EXPECT_EQ(nlohmann::json::parse(bad_period.body)["field"], "from");
+}
+
+TEST_F(AlertApi, MetricsShowRatesTargetsAndPrecisionPerPosition) {
+  ASSERT_EQ(Call("POST", "/api/v1/alerts/" + id_ + "/feedback", R"({"who": "anna", "verdict": "confirmed"})").status, 201);
+  MetricsRegistry metrics;
+  int owner = 0;
+  svc_->RegisterMetrics(metrics, &owner);
+  EXPECT_EQ(metrics.RenderPrometheus().find("pf_alarm_raised{"), std::string::npos) << "nothing before the first refresh";
+  svc_->RefreshMetrics(Now() + std::chrono::seconds(1));
+  std::string text = metrics.RenderPrometheus();
+  for (const char* line : {
+           "pf_alarm_raised{position=\"pressing\"} 1\n",
+           "pf_alarm_rate_per_10min{position=\"pressing\"} 0.006944444444444444\n",  // 1 alert / 144 intervals
+           "pf_alarm_rate_max_per_10min{position=\"pressing\"} 1\n",
+           "pf_alarm_flood_time_percent{position=\"pressing\"} 0\n",
+           "pf_alarm_chattering{position=\"pressing\"} 0\n",
+           "pf_alarm_top{asset=\"press7\",cause=\"temp.high\",position=\"pressing\",rank=\"1\"} 1\n",
+           "pf_alarm_target{metric=\"rate_per_10min\"} 1\n",
+           "pf_alarm_target{metric=\"flood_time_percent\"} 1\n",
+           "pf_alert_precision{source=\"threshold:press7.temp.high\"} 1\n",
+           "pf_alert_feedback{source=\"threshold:press7.temp.high\",verdict=\"confirmed\"} 1\n",
+       })
+    EXPECT_NE(text.find(line), std::string::npos) << line << "\n" << text;
+  metrics.RemoveCallbacks(&owner);
 }
 
 }  // namespace

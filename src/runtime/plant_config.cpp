@@ -3,6 +3,7 @@
 #include "uplink/uplink_config.h"
 
 #include <algorithm>
+#include <cctype>
 #include <array>
 #include <set>
 
@@ -92,6 +93,11 @@ constexpr FieldSpec kAlertsSpec[] = {
     {"flood_count", FieldType::kInt, false, "10", "more alerts than this within flood_window on one position is a flood"},
     {"flood_window", FieldType::kDuration, false, "10m", "window of the flood count"},
     {"max_shelve", FieldType::kDuration, false, "7d", "longest allowed shelve"},
+    {"cause_codes", FieldType::kStringArray, false, "built-in list",
+     "coded causes for operator feedback and maintenance failure modes (replaces the built-in list: "
+     "bearing_outer_race, bearing_inner_race, bearing_ball, bearing_cage, unbalance, misalignment, looseness, "
+     "lubrication, gear_wear, belt_wear, cavitation, electrical, overheating, leakage, blockage, wear, breakage, "
+     "sensor_fault, process_upset, operator_error, other)"},
     {"rules", FieldType::kTableArray, false, "", "threshold rules on tags (see [[alerts.rules]])"},
 };
 
@@ -254,6 +260,19 @@ Status ReadAlerts(const ConfigNode& root, PlantConfig& pc, const std::map<std::s
   if (ec.flood_window.count() <= 0) return r.Error("flood_window", "must be longer than 0");
   PF_ASSIGN_OR_RETURN(ac.max_shelve, r.Dur("max_shelve", ac.max_shelve));
   if (ac.max_shelve.count() <= 0) return r.Error("max_shelve", "must be longer than 0");
+  PF_ASSIGN_OR_RETURN(std::vector<std::string> codes, r.Strings("cause_codes"));
+  if (r.Node("cause_codes")) {
+    std::set<std::string> seen;
+    for (const std::string& c : codes) {
+      bool ok = !c.empty() && c.size() <= 64 &&
+                std::all_of(c.begin(), c.end(), [](char ch) { return std::islower(static_cast<unsigned char>(ch)) ||
+                                                                    std::isdigit(static_cast<unsigned char>(ch)) || ch == '_'; });
+      if (!ok) return r.Error("cause_codes", fmt::format("'{}' is not a code: use 1-64 of a-z, 0-9 and _", c));
+      if (!seen.insert(c).second) return r.Error("cause_codes", fmt::format("duplicate code '{}'", c));
+    }
+    if (codes.empty()) return r.Error("cause_codes", "must not be empty");
+    ac.cause_codes = std::move(codes);
+  }
   std::set<std::string> areas;
   for (const Asset& a : pc.assets) {
     ec.asset_area[a.id] = a.area;

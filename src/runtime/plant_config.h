@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "alerts/alert_types.h"
+#include "alerts/labels.h"
 #include "alerts/threshold_rule.h"
 #include "connect/source.h"
 #include "core/config.h"
@@ -62,6 +63,7 @@ struct AlertsConfig {
   alerts::AlertEngineConfig engine;
   std::vector<alerts::ThresholdRuleConfig> rules;
   Duration max_shelve{std::chrono::hours(24 * 7)};
+  std::vector<std::string> cause_codes = alerts::DefaultCauseCodes();  // feedback causes, failure modes
 };
 
 struct PlantConfig {

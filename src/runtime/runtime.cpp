@@ -88,6 +88,7 @@ Result<std::unique_ptr<Runtime>> Runtime::Create(PlantConfig config, MetricsRegi
                           [self, state] { return static_cast<double>(self->alerts_->CountInState(state)); }, self);
   metrics.GaugeCallback("pf_alert_rule_errors_total", "rule verdicts the alert engine refused (out-of-order samples)", {},
                         [self] { return static_cast<double>(self->alerts_->errors()); }, self);
+  rt->alerts_->RegisterMetrics(metrics, self);
   metrics.GaugeCallback("pf_tags", "configured tags", {}, [self] { return static_cast<double>(self->config_.tags.size()); }, self);
 
   if (pc.api.enabled) {
@@ -103,7 +104,8 @@ Result<std::unique_ptr<Runtime>> Runtime::Create(PlantConfig config, MetricsRegi
     PF_RETURN_IF_ERROR(AddBuiltinRoutes(*rt->api_, srcs));
     PF_RETURN_IF_ERROR(rt->api_->AddRoute(
         "GET", "/api/v1/outbox", [self](const ApiRequest&) { return self->OutboxResponse(); }, false));
-    PF_RETURN_IF_ERROR(rt->alerts_->AddRoutes(*rt->api_, [self](Event&& e) { self->Emit(std::move(e)); }));
+    PF_RETURN_IF_ERROR(
+        rt->alerts_->AddRoutes(*rt->api_, [self](std::vector<Event> e) { return self->EmitDurable(std::move(e)); }));
   }
   return rt;
 }
@@ -259,8 +261,24 @@ void Runtime::Emit(Event&& event) {
   if (!bus_.Push(BusItem(std::move(event)))) PF_LOG_WARN("event dropped at shutdown");
 }
 
+Status Runtime::EmitDurable(std::vector<Event> events, Duration timeout) {
+  if (events.empty()) return Status::Ok();
+  auto done = std::make_shared<std::promise<Status>>();
+  std::future<Status> result = done->get_future();
+  for (Event& e : events)
+    if (e.id.empty()) e.id = NewEventId(e.start.ns ? e.start : Now());
+  size_t n = events.size();
+  if (!bus_.Push(BusItem(DurableEvents{std::move(events), done})))
+    return Unavailable("plantfloor is stopping: the {} events were not recorded", n);
+  if (result.wait_for(timeout) != std::future_status::ready)
+    return Unavailable("the store did not commit within {} ms; the events are queued and will be recorded",
+                       std::chrono::duration_cast<std::chrono::milliseconds>(timeout).count());
+  return result.get();
+}
+
 void Runtime::ProcessLoop() {
   std::vector<BusItem> items;
+  std::vector<std::shared_ptr<std::promise<Status>>> waiters;  // DurableEvents waiting for the next commit
   std::vector<Sample> block_samples;
   CommitBatch pending;
   int64_t last_flush = MonotonicNs();
@@ -287,18 +305,26 @@ void Runtime::ProcessLoop() {
         HandleSamples(block_samples, pending);
       } else if (auto* ev = std::get_if<Event>(&item)) {
         HandleEvent(*ev, pending);
+      } else if (auto* durable = std::get_if<DurableEvents>(&item)) {
+        for (Event& e : durable->events) HandleEvent(e, pending);
+        waiters.push_back(std::move(durable->done));
       }
     }
     TickAlerts(pending);
     int64_t now = MonotonicNs();
     bool big = pending.history.size() >= kFlushBatch;
-    if (!pending.empty() && (big || now - last_flush >= window_ns || !open)) {
-      Flush(pending);
+    if (!pending.empty() && (big || !waiters.empty() || now - last_flush >= window_ns || !open)) {
+      Status s = Flush(pending);
       last_flush = now;
+      for (auto& w : waiters)
+        w->set_value(s.ok() ? s
+                            : Unavailable("the store refused the commit ({}); the events are kept and retried",
+                                          s.message()));
+      waiters.clear();
     }
     if (!open) break;
   }
-  if (!pending.empty()) Flush(pending);
+  if (!pending.empty()) (void)Flush(pending);  // a failure is logged by Flush
 }
 
 void Runtime::HandleSamples(std::vector<Sample>& batch, CommitBatch& pending) {
@@ -392,7 +418,7 @@ void Runtime::HandleEvent(Event& e, CommitBatch& pending) {
   pending.events.push_back(std::move(e));
 }
 
-void Runtime::Flush(CommitBatch& pending) {
+Status Runtime::Flush(CommitBatch& pending) {
   int64_t t0 = MonotonicNs();
   Status s = store_->Commit(pending);
   flush_seconds_->Observe(static_cast<double>(MonotonicNs() - t0) * 1e-9);
@@ -403,7 +429,7 @@ void Runtime::Flush(CommitBatch& pending) {
     pending.events.clear();
     pending.state.clear();
     for (auto& u : uplinks_) u->Wake();
-    return;
+    return s;
   }
   if (s.code() == StatusCode::kResourceExhausted) commits_refused_full_->Inc();
   else history_errors_->Inc();
@@ -423,17 +449,25 @@ void Runtime::Flush(CommitBatch& pending) {
     PF_LOG_ERROR("store failing: dropped the {} oldest pending events", drop);
     pending.events.erase(pending.events.begin(), pending.events.begin() + static_cast<ptrdiff_t>(drop));
   }
+  return s;
 }
 
 void Runtime::Housekeeping() {
+  // Retention every retention_check; the alarm-rate and precision metrics every kMetricsRefresh.
+  constexpr Duration kMetricsRefresh = std::chrono::seconds(10);
   std::unique_lock lk(hk_mu_);
+  int64_t next_retention = MonotonicNs();
   while (!stopping_) {
     lk.unlock();
-    auto deleted = store_->history().EnforceRetention(Now());
-    if (!deleted.ok()) PF_LOG_WARN("retention: {}", deleted.status().ToString());
-    else if (*deleted > 0) PF_LOG_INFO("retention deleted {} samples", *deleted);
+    if (MonotonicNs() >= next_retention) {
+      auto deleted = store_->history().EnforceRetention(Now());
+      if (!deleted.ok()) PF_LOG_WARN("retention: {}", deleted.status().ToString());
+      else if (*deleted > 0) PF_LOG_INFO("retention deleted {} samples", *deleted);
+      next_retention = MonotonicNs() + config_.history.retention_check.count();
+    }
+    alerts_->RefreshMetrics(Now());
     lk.lock();
-    hk_cv_.wait_for(lk, config_.history.retention_check, [&] { return stopping_; });
+    hk_cv_.wait_for(lk, std::min<Duration>(kMetricsRefresh, config_.history.retention_check), [&] { return stopping_; });
   }
 }
 

@@ -8,6 +8,7 @@
 // Shutdown (Stop): sources first, then the bus is drained and flushed, then the API, then stores.
 #include <atomic>
 #include <condition_variable>
+#include <future>
 #include <memory>
 #include <mutex>
 #include <thread>
@@ -48,6 +49,10 @@ class Runtime final : public RuntimeView, public SampleSink {
   bool Write(std::vector<Sample>&& batch) override;
   bool WriteBlock(Block&& block) override;
   void Emit(Event&& event) override;
+  // Operator actions (ack, feedback, maintenance records): the events are committed before this
+  // returns, so an answered request survives kill -9. Unavailable when the store refused the
+  // commit within `timeout` (the events are kept for retry) or the runtime is stopping.
+  Status EmitDurable(std::vector<Event> events, Duration timeout = std::chrono::seconds(10));
 
   // RuntimeView (called by API threads)
   std::vector<Asset> Assets() const override;
@@ -58,7 +63,12 @@ class Runtime final : public RuntimeView, public SampleSink {
   Timestamp StartedAt() const override { return started_at_; }
 
  private:
-  using BusItem = std::variant<std::vector<Sample>, Block, Event>;
+  // Events whose commit a caller waits for (EmitDurable).
+  struct DurableEvents {
+    std::vector<Event> events;
+    std::shared_ptr<std::promise<Status>> done;
+  };
+  using BusItem = std::variant<std::vector<Sample>, Block, Event, DurableEvents>;
   struct SourceState {
     std::string name, type;
     std::vector<TagId> tags;
@@ -73,7 +83,7 @@ class Runtime final : public RuntimeView, public SampleSink {
   void Housekeeping();
   void HandleSamples(std::vector<Sample>& batch, CommitBatch& pending);
   void HandleEvent(Event& e, CommitBatch& pending);
-  void Flush(CommitBatch& pending);
+  Status Flush(CommitBatch& pending);
   // Alert rules and engine: time-driven verdicts and the snapshot, once per processor turn.
   void TickAlerts(CommitBatch& pending);
   void AppendAlertEvents(std::vector<Event>& events, CommitBatch& pending);

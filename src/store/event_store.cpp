@@ -183,6 +183,7 @@ Result<EventPage> EventStore::Query(const EventQuery& q) const {
   if (q.asset_id) add(" AND asset = ?", *q.asset_id);
   if (q.kind) add(" AND kind = ?", *q.kind);
   if (q.source) add(" AND source = ?", *q.source);
+  if (q.refers_to) add(" AND refers_to = ?", *q.refers_to);
   add(" ORDER BY start_ns DESC, id DESC LIMIT ?", static_cast<int64_t>(q.limit + 1));
 
   std::lock_guard lock(impl_->conn->mu);

@@ -26,6 +26,7 @@ struct EventQuery {
   std::optional<std::string> asset_id;
   std::optional<std::string> kind;
   std::optional<std::string> source;
+  std::optional<std::string> refers_to;  // the events that follow up (label) this event id
   std::optional<Timestamp> from, to;  // on start time, [from, to)
   std::string cursor;                 // opaque; "" = from the newest
   size_t limit = 100;

@@ -306,7 +306,7 @@ TEST_F(HistoryTest, RefusesADatabaseFromANewerSchema) {
   o.path = path_;
   auto s = HistoryStore::Open(o);
   EXPECT_EQ(s.status().code(), StatusCode::kFailedPrecondition);
-  EXPECT_EQ(s.status().message(), "sqlite '" + path_ + "': schema version 99 is newer than this build knows (4)");
+  EXPECT_EQ(s.status().message(), "sqlite '" + path_ + "': schema version 99 is newer than this build knows (5)");
 }
 
 TEST_F(HistoryTest, RefusesNonPositiveRetention) {

@@ -14,7 +14,7 @@ struct Migration {
   const char* sql;
 };
 
-constexpr std::array<Migration, 4> kMigrations = {{
+constexpr std::array<Migration, 5> kMigrations = {{
     {1, "tags, samples, events",
      R"sql(
 CREATE TABLE IF NOT EXISTS schema_version(
@@ -56,6 +56,10 @@ CREATE TABLE recent(
     {4, "state: small key-value state of modules (the alert engine's snapshot)",
      R"sql(
 CREATE TABLE state(key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;
+)sql"},
+    {5, "events_refers_to: the events (labels, alert transitions) that follow up an alert",
+     R"sql(
+CREATE INDEX events_refers_to ON events(refers_to) WHERE refers_to <> '';
 )sql"},
 }};
 

@@ -48,7 +48,7 @@ namespace pf::store {
 
 class Database;
 
-constexpr int kSchemaVersion = 4;
+constexpr int kSchemaVersion = 5;
 
 // Brings the database to kSchemaVersion.
 Status Migrate(Database& db);

@@ -1,8 +1,10 @@
 // Alerts end to end: a real libmodbus server whose HR0 counter rises by 1 every 100 ms, a "high"
-// threshold rule on it, the plantfloor binary, its REST API. The alert is raised, acknowledged,
-// refused a shelve without expiry, survives kill -9 with its id and state, shows in the stats
-// with the ISA-18.2 / EEMUA 191 targets and in the events table as kind "alert", and every alert
-// event waits in the outbox as an alert record for the (unreachable) uplink.
+// threshold rule on it, the plantfloor binary, its REST API and a real mosquitto as the hub. The
+// alert is raised, acknowledged, refused a shelve without expiry, given operator feedback, and a
+// maintenance record of a failure no alert caught is posted; plantfloor is killed with -9 right
+// after the last answer. After the restart the alert has its id and state, the labels are stored,
+// the stats show the ISA-18.2 / EEMUA 191 targets and the precision per source, /metrics has the
+// alarm-rate and precision gauges, and the hub received every alert and label record.
 #include <gtest/gtest.h>
 #include <signal.h>
 #include <sys/wait.h>
@@ -10,14 +12,15 @@
 
 #include <chrono>
 #include <fstream>
+#include <set>
 #include <thread>
 
 #include <fmt/format.h>
 #include <httplib.h>
 #include <nlohmann/json.hpp>
-#include <sqlite3.h>
 
-#include "e2e_process.h"
+#include "e2e_support.h"
+#include "uplink/uplink_test_support.h"
 #include "testing.h"
 
 namespace pf {
@@ -55,10 +58,17 @@ json WaitForAlert(httplib::Client& c, std::chrono::seconds timeout) {
   return list;
 }
 
-TEST(AlertsE2E, RaiseAckShelveRefusedSurvivesKill9StatsAndEvents) {
+TEST(AlertsE2E, ActionsAndLabelsSurviveKill9AndReachTheHub) {
   testing::Peer plc("libmodbus");
   ASSERT_TRUE(plc.ok()) << plc.log();
   testing::TempDir dir;
+  testing::TempDir broker_dir;
+  int broker_port = testing::FreePort();
+  uplink::testing::Broker broker(broker_dir.path(), broker_port, "", true);
+  ASSERT_TRUE(broker.Start()) << broker.Log();
+  e2e::HubSubscriber hub(broker_port, "alerts-e2e-hub");
+  hub.Connect();
+  ASSERT_TRUE(hub.WaitSubscribed(0, 5s));
   int api_port = testing::FreePort();
   std::ofstream(dir.path() + "/plant.toml") << fmt::format(R"(
 [plant]
@@ -103,12 +113,12 @@ kind = "high"
 limit = 10
 priority = "medium"
 )",
-                                                           dir.path(), api_port, plc.port(), testing::FreePort());
+                                                           dir.path(), api_port, plc.port(), broker_port);
   const std::vector<std::string> args = {testing::PlantfloorBin(), "run", "--config", dir.path() + "/plant.toml"};
   httplib::Client api("127.0.0.1", api_port);
   api.set_read_timeout(5, 0);
 
-  std::string id;
+  std::string id, feedback_id, maintenance_id;
   {
     e2e::ChildProcess pf(args);
     ASSERT_TRUE(e2e::WaitHealthy(api_port, 20s)) << "API did not come up";
@@ -153,14 +163,30 @@ priority = "medium"
     auto [unknown_status, unknown] = Post(api, "/api/v1/alerts/nope/ack", R"({"who": "anna"})");
     EXPECT_EQ(unknown_status, 404) << unknown.dump();
     EXPECT_EQ(unknown["code"], "not_found");
-    EXPECT_TRUE(unknown["field"].is_null());
+    EXPECT_EQ(unknown["field"], "id");
 
     auto [bad_status, bad] = Post(api, "/api/v1/alerts/" + id + "/ack", R"({"who": )");
     EXPECT_EQ(bad_status, 400);
     EXPECT_EQ(bad["field"], "body");
     EXPECT_EQ(bad["message"].get<std::string>().rfind("malformed JSON body at byte 9: ", 0), 0u) << bad.dump();
 
-    std::this_thread::sleep_for(500ms);  // several commit windows: the ack and the snapshot are durable
+    auto [fb_status, fb] = Post(api, "/api/v1/alerts/" + id + "/feedback",
+                                R"({"who": "anna", "verdict": "confirmed", "cause": "process_upset", "comment": "counter ran away"})");
+    EXPECT_EQ(fb_status, 201) << fb.dump();
+    feedback_id = fb["label_id"].get<std::string>();
+    auto [bad_cause_status, bad_cause] =
+        Post(api, "/api/v1/alerts/" + id + "/feedback", R"({"who": "anna", "verdict": "confirmed", "cause": "gremlins"})");
+    EXPECT_EQ(bad_cause_status, 400);
+    EXPECT_EQ(bad_cause["field"], "cause");
+    auto [unknown_fb_status, unknown_fb] = Post(api, "/api/v1/alerts/nope/feedback", R"({"who": "anna", "verdict": "confirmed"})");
+    EXPECT_EQ(unknown_fb_status, 404);
+    EXPECT_EQ(unknown_fb["field"], "id");
+    auto [mr_status, mr] = Post(api, "/api/v1/assets/press7/maintenance",
+                                R"({"who": "ben", "component": "main drive bearing", "failure_mode": "bearing_outer_race",
+                                    "condition": "degraded", "action": "replaced bearing"})");
+    EXPECT_EQ(mr_status, 201) << mr.dump();
+    maintenance_id = mr["label_id"].get<std::string>();
+    // No sleep: an answered action is already committed.
     pf.Kill9();
   }
 
@@ -171,11 +197,6 @@ priority = "medium"
   EXPECT_EQ(list["items"][0]["id"], id) << "the same occurrence survives kill -9";
   EXPECT_EQ(list["items"][0]["state"], "acked");
   EXPECT_EQ(list["items"][0]["acked_by"], "anna");
-
-  auto metrics = api.Get("/metrics");
-  ASSERT_TRUE(metrics);
-  EXPECT_NE(metrics->body.find("pf_alerts_current{state=\"acked\"} 1\n"), std::string::npos) << metrics->body;
-  EXPECT_NE(metrics->body.find("pf_alerts_current{state=\"unack\"} 0\n"), std::string::npos);
 
   json stats = Get(api, "/api/v1/alerts/stats");
   ASSERT_EQ(stats["groups"].size(), 1u) << stats.dump();
@@ -190,6 +211,15 @@ priority = "medium"
   EXPECT_EQ(g["priority_mix"]["medium"]["count"], 1);
   EXPECT_EQ(g["priority_mix"]["medium"]["target_percent"], 15.0);
 
+  json precision = Get(api, "/api/v1/alerts/precision");
+  ASSERT_EQ(precision["sources"].size(), 1u) << precision.dump();
+  EXPECT_EQ(precision["sources"][0]["source"], "threshold:press7.counter.high");
+  EXPECT_EQ(precision["sources"][0]["confirmed"], 1);
+  EXPECT_EQ(precision["sources"][0]["precision"], 1.0);
+  EXPECT_EQ(precision["sources"][0]["confirmed_causes"]["process_upset"], 1);
+  EXPECT_EQ(precision["maintenance"]["missed"], 1);
+  EXPECT_EQ(precision["maintenance"]["missed_by_asset"]["press7"], 1);
+
   json events = Get(api, "/api/v1/events?kind=alert&limit=100");
   std::vector<std::string> actions;
   for (const auto& e : events["items"]) {
@@ -203,20 +233,49 @@ priority = "medium"
   EXPECT_EQ(actions, (std::vector<std::string>{"ack", "raise"})) << events.dump();
   EXPECT_EQ(events["items"][0]["operator"], "anna");
   EXPECT_EQ(events["items"][0]["comment"], "seen it");
+  json labels = Get(api, "/api/v1/events?kind=label");
+  ASSERT_EQ(labels["items"].size(), 2u) << labels.dump();
+  json of_alert = Get(api, "/api/v1/events?kind=label&refers_to=" + id);
+  ASSERT_EQ(of_alert["items"].size(), 1u) << of_alert.dump();
+  EXPECT_EQ(of_alert["items"][0]["id"], feedback_id);
+  EXPECT_EQ(of_alert["items"][0]["payload"]["verdict"], "confirmed");
 
-  // The same events wait in the outbox as alert records (type 3), written in their commit.
-  pf.Kill9();
-  sqlite3* db = nullptr;
-  ASSERT_EQ(sqlite3_open_v2((dir.path() + "/data/plantfloor.db").c_str(), &db, SQLITE_OPEN_READONLY, nullptr), SQLITE_OK);
-  sqlite3_stmt* st = nullptr;
-  ASSERT_EQ(sqlite3_prepare_v2(db, "SELECT ref FROM outbox WHERE type = 3 ORDER BY id", -1, &st, nullptr), SQLITE_OK)
-      << sqlite3_errmsg(db);
-  std::vector<std::string> outbox_refs;
-  while (sqlite3_step(st) == SQLITE_ROW) outbox_refs.emplace_back(reinterpret_cast<const char*>(sqlite3_column_text(st, 0)));
-  sqlite3_finalize(st);
-  sqlite3_close(db);
-  std::vector<std::string> event_ids = {events["items"][1]["id"], events["items"][0]["id"]};
-  EXPECT_EQ(outbox_refs, event_ids);
+  // The hub receives the alert records and both labels (QoS 1: duplicates allowed, none missing).
+  std::set<std::string> want = {events["items"][0]["id"], events["items"][1]["id"], feedback_id, maintenance_id};
+  std::set<std::string> got;
+  std::vector<json> hub_labels;
+  auto deadline = std::chrono::steady_clock::now() + 20s;
+  while (std::chrono::steady_clock::now() < deadline && got != want) {
+    got.clear();
+    hub_labels.clear();
+    for (const json& m : hub.Messages()) {
+      if (!m.contains("event")) continue;
+      std::string eid = m["event"].value("id", "");
+      if (want.count(eid)) got.insert(eid);
+      if (m["type"] == "label") hub_labels.push_back(m);
+    }
+    std::this_thread::sleep_for(200ms);
+  }
+  EXPECT_EQ(got, want) << "hub messages: " << hub.Count();
+  ASSERT_FALSE(hub_labels.empty());
+  for (const json& m : hub_labels) EXPECT_EQ(m["event"]["kind"], "label");
+
+  // /metrics: alarm rates per position with the targets beside them, precision per source
+  // (refreshed every 10 s by the housekeeping thread, first at start).
+  std::string text;
+  for (int i = 0; i < 50; ++i) {
+    auto metrics = api.Get("/metrics");
+    ASSERT_TRUE(metrics);
+    text = metrics->body;
+    if (text.find("pf_alert_precision{") != std::string::npos) break;
+    std::this_thread::sleep_for(300ms);
+  }
+  EXPECT_NE(text.find("pf_alerts_current{state=\"acked\"} 1\n"), std::string::npos) << text;
+  EXPECT_NE(text.find("pf_alarm_raised{position=\"console1\"} 1\n"), std::string::npos) << text;
+  EXPECT_NE(text.find("pf_alarm_target{metric=\"rate_per_10min\"} 1\n"), std::string::npos);
+  EXPECT_NE(text.find("pf_alert_precision{source=\"threshold:press7.counter.high\"} 1\n"), std::string::npos) << text;
+  EXPECT_NE(text.find("pf_alert_missed_failures{asset=\"press7\"} 1\n"), std::string::npos);
+  hub.Disconnect();
 }
 
 }  // namespace
