@@ -116,7 +116,10 @@ std::optional<ConditionUpdate> ThresholdRule::Limit(double v, Timestamp t, const
   bool high = config_.kind == RuleKind::kHigh;
   double clear_at = high ? config_.limit - config_.deadband : config_.limit + config_.deadband;
   bool active = active_ ? (high ? v >= clear_at : v <= clear_at) : (high ? v > config_.limit : v < config_.limit);
-  return Make(active, v, t, ms, fmt::format("{} {} {} {}", config_.tag, v, high ? ">" : "<", config_.limit));
+  std::string message = active ? fmt::format("{} {} {} {}", config_.tag, v, high ? ">" : "<", config_.limit)
+                               : fmt::format("{} {}: within the {} limit {}", config_.tag, v, high ? "high" : "low",
+                                             config_.limit);
+  return Make(active, v, t, ms, std::move(message));
 }
 
 std::optional<ConditionUpdate> ThresholdRule::Rate(double v, Timestamp t, const std::string& ms) {

@@ -109,7 +109,10 @@ std::string FieldOf(const Status& s) {
 }  // namespace
 
 AlertService::AlertService(const PlantConfig& pc, Store& store, alerts::AlertEngine engine)
-    : store_(store), cause_codes_(pc.alerts.cause_codes), engine_(std::move(engine)) {
+    : store_(store),
+      cause_codes_(pc.alerts.cause_codes),
+      source_clock_(pc.alerts.source_clock),
+      engine_(std::move(engine)) {
   engine_.set_max_shelve(pc.alerts.max_shelve);
   for (const Asset& a : pc.assets) assets_.insert(a.id);
   std::map<std::string, TagId> ids;
@@ -194,9 +197,18 @@ void AlertService::Apply(Result<alerts::EngineOutput> r, std::vector<Event>& out
   for (Event& e : ToEvents(*r)) out.push_back(std::move(e));
 }
 
+std::optional<Timestamp> AlertService::AlertNow() const {
+  if (!source_clock_) return Now();
+  int64_t ns = clock_ns_.load(std::memory_order_relaxed);
+  if (ns == 0) return std::nullopt;
+  return Timestamp{ns};
+}
+
 void AlertService::OnSample(const Sample& s, const std::string& machine_state, std::vector<Event>& out) {
   auto it = rules_by_tag_.find(s.tag);
   if (it == rules_by_tag_.end()) return;
+  if (source_clock_ && s.source_time.ns > clock_ns_.load(std::memory_order_relaxed))
+    clock_ns_.store(s.source_time.ns, std::memory_order_relaxed);
   for (size_t i : it->second) {
     std::optional<alerts::ConditionUpdate> u = rules_[i].OnSample(s, machine_state);
     if (!u) continue;
@@ -334,8 +346,8 @@ Result<alerts::PrecisionReport> AlertService::PrecisionBetween(Timestamp start, 
 
 namespace {
 // ?from=&to= (RFC 3339) with a default look-back; errors name the parameter.
-Result<std::pair<Timestamp, Timestamp>> Period(const ApiRequest& r, Duration default_span) {
-  Timestamp end = Now();
+Result<std::pair<Timestamp, Timestamp>> Period(const ApiRequest& r, Duration default_span, Timestamp now) {
+  Timestamp end = now;
   if (auto to = r.Query("to")) {
     auto t = ParseRfc3339(*to);
     if (!t.ok()) return InvalidArgument("to: {}", t.status().message());
@@ -354,7 +366,7 @@ std::string_view PeriodField(const Status& s) { return s.message().rfind("to:", 
 }  // namespace
 
 ApiResponse AlertService::Stats(const ApiRequest& r) const {
-  auto period = Period(r, std::chrono::hours(24));
+  auto period = Period(r, std::chrono::hours(24), AlertNow().value_or(Now()));
   if (!period.ok()) return ApiResponse::Error(period.status(), PeriodField(period.status()));
   auto m = RateMetrics(period->first, period->second, r.Query("by") == std::optional<std::string>("area"));
   if (!m.ok()) return ApiResponse::Error(m.status().WithContext("alerts stats"));
@@ -364,7 +376,7 @@ ApiResponse AlertService::Stats(const ApiRequest& r) const {
 }
 
 ApiResponse AlertService::Precision(const ApiRequest& r) const {
-  auto period = Period(r, std::chrono::hours(24 * 30));
+  auto period = Period(r, std::chrono::hours(24 * 30), AlertNow().value_or(Now()));
   if (!period.ok()) return ApiResponse::Error(period.status(), PeriodField(period.status()));
   auto report = PrecisionBetween(period->first, period->second);
   if (!report.ok()) return ApiResponse::Error(report.status().WithContext("alerts precision"));
@@ -410,7 +422,7 @@ ApiResponse AlertService::Feedback(const ApiRequest& r) {
   f.alert_source = alert->source;
   f.alert_cause = alert->cause;
   f.asset = alert->asset;
-  f.time = Now();
+  f.time = AlertNow().value_or(Now());
   Event e;
   e.start = e.end = f.time;
   e.id = NewEventId(f.time);
@@ -435,7 +447,7 @@ ApiResponse AlertService::Maintenance(const ApiRequest& r) {
   if (!assets_.count(asset))
     return ApiResponse::Error(NotFound("id: no asset '{}' is declared", asset), "id");
   alerts::MaintenanceRecord m;
-  Timestamp now = Now();
+  Timestamp now = AlertNow().value_or(Now());
   if (auto e = alerts::ParseMaintenanceBody(r.body, cause_codes_, now, m)) return ApiResponse::Error(e->status, e->field);
   m.asset = asset;
   if (!m.alert_id.empty()) {
@@ -587,7 +599,7 @@ ApiResponse AlertService::Action(const ApiRequest& r, const std::string& action)
     return it->get<std::string>();
   };
   PF_API_ASSIGN_OR_RESPOND(std::string who, str("who"), "who");
-  Timestamp now = Now();
+  Timestamp now = AlertNow().value_or(Now());
   Result<alerts::EngineOutput> out = alerts::EngineOutput{};
   if (action == "ack") {
     PF_API_ASSIGN_OR_RESPOND(std::string comment, str("comment"), "comment");

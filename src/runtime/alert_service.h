@@ -36,6 +36,10 @@ class AlertService {
   static Result<std::unique_ptr<AlertService>> Create(const PlantConfig& pc, Store& store);
 
   bool has_rules() const { return !rules_.empty(); }
+  // The alert clock: the wall clock, or with [alerts] clock = "source" the newest source time of
+  // the samples the rules watch (replayed data: delays, expiries, stats periods and operator
+  // actions follow the data's time). nullopt in source mode before the first such sample.
+  std::optional<Timestamp> AlertNow() const;
   // The context key under which the asset's machine state is stamped ("" = none configured).
   const std::string& MachineStateKey(const std::string& asset) const;
 
@@ -93,6 +97,8 @@ class AlertService {
   DurableEmit emit_;
   std::set<std::string> assets_;
   std::vector<std::string> cause_codes_;
+  bool source_clock_ = false;
+  std::atomic<int64_t> clock_ns_{0};  // source mode: newest source time seen by the rules
   mutable std::mutex metrics_mu_;  // guards the two caches below
   std::optional<alerts::AlarmMetrics> rate_cache_;
   std::optional<alerts::PrecisionReport> precision_cache_;

@@ -93,6 +93,9 @@ constexpr FieldSpec kAlertsSpec[] = {
     {"flood_count", FieldType::kInt, false, "10", "more alerts than this within flood_window on one position is a flood"},
     {"flood_window", FieldType::kDuration, false, "10m", "window of the flood count"},
     {"max_shelve", FieldType::kDuration, false, "7d", "longest allowed shelve"},
+    {"clock", FieldType::kString, false, "wall",
+     "wall: delays, shelve expiries and stats periods run on the wall clock; source: on the newest source time of the "
+     "samples the rules watch (for replayed history)"},
     {"cause_codes", FieldType::kStringArray, false, "built-in list",
      "coded causes for operator feedback and maintenance failure modes (replaces the built-in list: "
      "bearing_outer_race, bearing_inner_race, bearing_ball, bearing_cage, unbalance, misalignment, looseness, "
@@ -260,6 +263,10 @@ Status ReadAlerts(const ConfigNode& root, PlantConfig& pc, const std::map<std::s
   if (ec.flood_window.count() <= 0) return r.Error("flood_window", "must be longer than 0");
   PF_ASSIGN_OR_RETURN(ac.max_shelve, r.Dur("max_shelve", ac.max_shelve));
   if (ac.max_shelve.count() <= 0) return r.Error("max_shelve", "must be longer than 0");
+  PF_ASSIGN_OR_RETURN(std::string clock, r.String("clock", "wall"));
+  if (clock != "wall" && clock != "source")
+    return r.Error("clock", fmt::format("unknown clock '{}'; expected wall or source", clock));
+  ac.source_clock = clock == "source";
   PF_ASSIGN_OR_RETURN(std::vector<std::string> codes, r.Strings("cause_codes"));
   if (r.Node("cause_codes")) {
     std::set<std::string> seen;

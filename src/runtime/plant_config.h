@@ -64,6 +64,7 @@ struct AlertsConfig {
   std::vector<alerts::ThresholdRuleConfig> rules;
   Duration max_shelve{std::chrono::hours(24 * 7)};
   std::vector<std::string> cause_codes = alerts::DefaultCauseCodes();  // feedback causes, failure modes
+  bool source_clock = false;  // clock = "source": the alert clock follows the watched samples' source time
 };
 
 struct PlantConfig {

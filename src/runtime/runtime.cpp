@@ -380,9 +380,11 @@ void Runtime::AppendAlertEvents(std::vector<Event>& events, CommitBatch& pending
 
 void Runtime::TickAlerts(CommitBatch& pending) {
   std::vector<Event> events;
+  std::optional<Timestamp> now = alerts_->AlertNow();
+  if (!now) return;  // source clock, no watched sample yet
   std::lock_guard lk(state_mu_);
   alerts_->Tick(
-      Now(),
+      *now,
       [&](const std::string& asset) -> std::string {
         const std::string& key = alerts_->MachineStateKey(asset);
         if (key.empty()) return "";
@@ -465,7 +467,7 @@ void Runtime::Housekeeping() {
       else if (*deleted > 0) PF_LOG_INFO("retention deleted {} samples", *deleted);
       next_retention = MonotonicNs() + config_.history.retention_check.count();
     }
-    alerts_->RefreshMetrics(Now());
+    if (auto now = alerts_->AlertNow()) alerts_->RefreshMetrics(*now);
     lk.lock();
     hk_cv_.wait_for(lk, std::min<Duration>(kMetricsRefresh, config_.history.retention_check), [&] { return stopping_; });
   }
