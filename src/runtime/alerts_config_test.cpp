@@ -156,6 +156,19 @@ flood_count = 0
 )");
   ASSERT_FALSE(pc.ok());
   EXPECT_EQ(pc.status().message(), "plant.toml:25: alerts.flood_count: expected an integer from 1 to 1000000, got 0");
+  pc = Build("[alerts]\nclock = \"plc\"\n");
+  ASSERT_FALSE(pc.ok());
+  EXPECT_EQ(pc.status().message(), "plant.toml:24: alerts.clock: unknown clock 'plc'; expected wall or source");
+  pc = Build("[alerts]\ncause_codes = [\"bearing\", \"Bad Code\"]\n");
+  ASSERT_FALSE(pc.ok());
+  EXPECT_EQ(pc.status().message(), "plant.toml:24: alerts.cause_codes: 'Bad Code' is not a code: use 1-64 of a-z, 0-9 and _");
+  pc = Build("[alerts]\ncause_codes = [\"wear\", \"wear\"]\nclock = \"source\"\n");
+  ASSERT_FALSE(pc.ok());
+  EXPECT_EQ(pc.status().message(), "plant.toml:24: alerts.cause_codes: duplicate code 'wear'");
+  pc = Build("[alerts]\ncause_codes = [\"wear\", \"leak\"]\nclock = \"source\"\n");
+  ASSERT_TRUE(pc.ok()) << pc.status().ToString();
+  EXPECT_EQ(pc->alerts.cause_codes, (std::vector<std::string>{"wear", "leak"}));
+  EXPECT_TRUE(pc->alerts.source_clock);
 }
 
 TEST(AlertService, TransitionsBecomeAlertEvents) {
