@@ -6,6 +6,7 @@
 #include <CLI/CLI.hpp>
 
 #include "cli/modbus_cmd.h"
+#include "cli/spc_cmd.h"
 #include "core/log.h"
 #include "runtime/config_loader.h"
 #include "runtime/plant_config.h"
@@ -139,6 +140,7 @@ int main(int argc, char** argv) {
   auto* ref = app.add_subcommand("config-reference", "print every configuration key as Markdown");
 
   pf::AddModbusCommands(app);
+  pf::AddSpcCommand(app);
 
   try {
     app.parse(argc, argv);
@@ -151,5 +153,5 @@ int main(int argc, char** argv) {
     std::cout << pf::ConfigReferenceMarkdown();
     return 0;
   }
-  return 0;  // `modbus read` ran in its callback and exited with its own code
+  return 0;  // `modbus read` and `spc` ran in their callbacks and exited with their own codes
 }

@@ -217,6 +217,13 @@ void AlertService::OnSample(const Sample& s, const std::string& machine_state, s
   }
 }
 
+void AlertService::Evaluate(const alerts::ConditionUpdate& update, std::vector<Event>& out) {
+  if (source_clock_ && update.time.ns > clock_ns_.load(std::memory_order_relaxed))
+    clock_ns_.store(update.time.ns, std::memory_order_relaxed);
+  std::lock_guard lk(mu_);
+  Apply(engine_.Evaluate(update), out, "evaluate");
+}
+
 void AlertService::Tick(Timestamp now, const std::function<std::string(const std::string&)>& machine_state,
                         std::vector<Event>& out) {
   for (auto& rule : rules_) {

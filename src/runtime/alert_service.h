@@ -45,6 +45,8 @@ class AlertService {
 
   // Processor thread: one sample; alert events are appended to `out`.
   void OnSample(const Sample& s, const std::string& machine_state, std::vector<Event>& out);
+  // Processor thread: a condition reported by another module (the SPC charts).
+  void Evaluate(const alerts::ConditionUpdate& update, std::vector<Event>& out);
   // Processor thread: time-driven rules and the engine's delays, expiries and flood ends.
   void Tick(Timestamp now, const std::function<std::string(const std::string&)>& machine_state,
             std::vector<Event>& out);

@@ -20,6 +20,7 @@ constexpr FieldSpec kRootSpec[] = {
     {"assets", FieldType::kTableArray, false, "", "the ISA-95 asset model (site/area/line/asset)"},
     {"sources", FieldType::kTableArray, false, "", "connections to machines and files"},
     {"alerts", FieldType::kTable, false, "", "alert engine settings and threshold rules"},
+    {"spc", FieldType::kTable, false, "", "live control charts on tags"},
 };
 constexpr FieldSpec kPlantSpec[] = {
     {"name", FieldType::kString, false, "plant", "plant name, shown by the API"},
@@ -325,6 +326,43 @@ Status ReadAlerts(const ConfigNode& root, PlantConfig& pc, const std::map<std::s
   return Status::Ok();
 }
 
+// [[spc.charts]]: each on a declared tag and an asset; its alerts get an engine source config.
+Status ReadSpc(const ConfigNode& root, PlantConfig& pc) {
+  const ConfigNode& table = Sub(root, "spc");
+  ConfigReader r(table, SpcSpec());
+  PF_RETURN_IF_ERROR(r.Check());
+  std::map<std::string, const ConfigNode*> names;
+  for (const ConfigNode* cn : Items(table, "charts")) {
+    PF_ASSIGN_OR_RETURN(SpcChartConfig c, ReadSpcChart(*cn));
+    auto tag = std::find_if(pc.tags.begin(), pc.tags.end(), [&](const TagDef& t) { return t.name == c.tag; });
+    if (tag == pc.tags.end()) {
+      std::string msg = fmt::format("unknown tag '{}'; a chart watches a tag declared under [[sources.tags]] or a template", c.tag);
+      std::string nearest;
+      size_t best = 4;
+      for (const TagDef& t : pc.tags)
+        if (size_t d = EditDistance(t.name, c.tag); d < best) best = d, nearest = t.name;
+      if (!nearest.empty()) msg += fmt::format(" (did you mean '{}'?)", nearest);
+      return ConfigError(*cn->Find("tag"), msg);
+    }
+    if (c.asset.empty()) c.asset = tag->asset_id;
+    if (c.asset.empty() || !pc.FindAsset(c.asset)) {
+      std::string msg = fmt::format("unknown asset '{}'; {}", c.asset, AssetList(pc));
+      const ConfigNode* an = cn->Find("asset");
+      return an ? ConfigError(*an, msg) : ConfigErrorKey(*cn, "asset", msg);
+    }
+    if (auto it = names.find(c.name); it != names.end())
+      return ConfigError(*cn, fmt::format("duplicate chart name '{}' (first defined at {}); give each chart a name",
+                                          c.name, it->second->loc.ToString()));
+    names[c.name] = cn;
+    alerts::ConditionConfig cc;
+    cc.priority = c.priority;
+    cc.suppress_in_states = c.suppress_in_states;
+    pc.alerts.engine.sources["spc:" + c.name] = cc;
+    pc.spc_charts.push_back(std::move(c));
+  }
+  return Status::Ok();
+}
+
 }  // namespace
 
 const Asset* PlantConfig::FindAsset(std::string_view id) const {
@@ -481,6 +519,7 @@ Result<PlantConfig> BuildPlantConfig(ConfigNode root_in) {
     }
   }
   PF_RETURN_IF_ERROR(ReadAlerts(root, pc, b.tag_names));
+  PF_RETURN_IF_ERROR(ReadSpc(root, pc));
   return pc;
 }
 
@@ -515,6 +554,8 @@ std::string ConfigReferenceMarkdown() {
   section("[[sources.tags]] (every type)", kCommonTagSpec);
   section("[alerts]", kAlertsSpec);
   section("[[alerts.rules]]", alerts::ThresholdRuleSpec());
+  section("[spc]", SpcSpec());
+  section("[[spc.charts]]", SpcChartSpec());
   for (const auto& c : Connectors()) {
     out += fmt::format("### type = \"{}\"\n\n{}\n\n", c.type, c.help);
     section(fmt::format("[[sources]] type = \"{}\"", c.type), c.source_spec);

@@ -9,6 +9,7 @@
 
 #include "alerts/alert_types.h"
 #include "alerts/labels.h"
+#include "runtime/spc_config.h"
 #include "alerts/threshold_rule.h"
 #include "connect/source.h"
 #include "core/config.h"
@@ -79,6 +80,7 @@ struct PlantConfig {
   std::vector<TagDef> tags;  // index == TagId
   std::vector<SourceConfig> sources;
   AlertsConfig alerts;
+  std::vector<SpcChartConfig> spc_charts;
 
   const Asset* FindAsset(std::string_view id) const;
 };

@@ -59,6 +59,7 @@ Result<std::unique_ptr<Runtime>> Runtime::Create(PlantConfig config, MetricsRegi
   }
   PF_ASSIGN_OR_RETURN(rt->sources_, CreateSources(pc, metrics));
   PF_ASSIGN_OR_RETURN(rt->alerts_, AlertService::Create(pc, *rt->store_));
+  PF_ASSIGN_OR_RETURN(rt->spc_, SpcService::Create(pc, *rt->store_));
 
   rt->samples_in_ = &metrics.GetCounter("pf_bus_samples_total", "samples accepted on the bus");
   rt->samples_stored_ = &metrics.GetCounter("pf_history_samples_written_total", "samples written to the history store");
@@ -106,6 +107,8 @@ Result<std::unique_ptr<Runtime>> Runtime::Create(PlantConfig config, MetricsRegi
         "GET", "/api/v1/outbox", [self](const ApiRequest&) { return self->OutboxResponse(); }, false));
     PF_RETURN_IF_ERROR(
         rt->alerts_->AddRoutes(*rt->api_, [self](std::vector<Event> e) { return self->EmitDurable(std::move(e)); }));
+    PF_RETURN_IF_ERROR(
+        rt->spc_->AddRoutes(*rt->api_, [self](std::vector<Event> e) { return self->EmitDurable(std::move(e)); }));
   }
   return rt;
 }
@@ -328,7 +331,8 @@ void Runtime::ProcessLoop() {
 }
 
 void Runtime::HandleSamples(std::vector<Sample>& batch, CommitBatch& pending) {
-  std::vector<Event> alert_events;
+  std::vector<Event> alert_events, spc_events;
+  std::vector<alerts::ConditionUpdate> spc_updates;
   std::lock_guard lk(state_mu_);
   for (auto& s : batch) {
     if (s.tag >= snapshots_.size()) {
@@ -357,15 +361,33 @@ void Runtime::HandleSamples(std::vector<Sample>& batch, CommitBatch& pending) {
       pending.history.push_back(s);
       if (!uplinks_.empty()) pending.forward.push_back(s);
     }
-    if (alerts_->has_rules()) {
+    if (alerts_->has_rules() || !spc_->empty()) {
       std::string machine_state;
+      auto ctx = contexts_.find(def.asset_id);
       if (const std::string& key = alerts_->MachineStateKey(def.asset_id); !key.empty())
-        if (auto it = contexts_.find(def.asset_id); it != contexts_.end())
-          if (auto v = it->second.find(key); v != it->second.end()) machine_state = v->second;
+        if (ctx != contexts_.end())
+          if (auto v = ctx->second.find(key); v != ctx->second.end()) machine_state = v->second;
       alerts_->OnSample(s, machine_state, alert_events);
+      if (!spc_->empty()) {
+        static const ProductionContext kNoContext;
+        spc_updates.clear();
+        spc_->OnSample(s, ctx == contexts_.end() ? kNoContext : ctx->second, machine_state, spc_updates, spc_events);
+        for (const alerts::ConditionUpdate& u : spc_updates) alerts_->Evaluate(u, alert_events);
+      }
     }
   }
   AppendAlertEvents(alert_events, pending);
+  AppendSpcEvents(spc_events, pending);
+}
+
+// Called with state_mu_ held: limit_change events of the SPC charts, with the asset's context.
+void Runtime::AppendSpcEvents(std::vector<Event>& events, CommitBatch& pending) {
+  for (Event& e : events) {
+    if (auto it = contexts_.find(e.asset_id); it != contexts_.end() && e.context.empty()) e.context = it->second;
+    events_in_->Inc();
+    pending.events.push_back(std::move(e));
+  }
+  events.clear();
 }
 
 // Called with state_mu_ held: stamps the asset's production context on each alert event.
@@ -394,6 +416,14 @@ void Runtime::TickAlerts(CommitBatch& pending) {
         return v == it->second.end() ? "" : v->second;
       },
       events);
+  if (!spc_->empty()) {
+    std::vector<alerts::ConditionUpdate> updates;
+    std::vector<Event> spc_events;
+    spc_->Tick(*now, updates, spc_events);
+    for (const alerts::ConditionUpdate& u : updates) alerts_->Evaluate(u, events);
+    AppendSpcEvents(spc_events, pending);
+    for (auto& [k, v] : spc_->TakeStateIfChanged()) pending.state[k] = std::move(v);
+  }
   AppendAlertEvents(events, pending);
   if (auto snapshot = alerts_->TakeSnapshotIfChanged()) pending.state[AlertService::kSnapshotKey] = std::move(*snapshot);
 }

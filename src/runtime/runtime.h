@@ -23,6 +23,7 @@
 #include "core/metrics.h"
 #include "runtime/alert_service.h"
 #include "runtime/plant_config.h"
+#include "runtime/spc_service.h"
 #include "store/store.h"
 #include "uplink/mqtt_uplink.h"
 
@@ -87,6 +88,7 @@ class Runtime final : public RuntimeView, public SampleSink {
   // Alert rules and engine: time-driven verdicts and the snapshot, once per processor turn.
   void TickAlerts(CommitBatch& pending);
   void AppendAlertEvents(std::vector<Event>& events, CommitBatch& pending);
+  void AppendSpcEvents(std::vector<Event>& events, CommitBatch& pending);
   ApiResponse OutboxResponse() const;
 
   PlantConfig config_;
@@ -99,6 +101,7 @@ class Runtime final : public RuntimeView, public SampleSink {
   BoundedQueue<BusItem> bus_;
   ChangeFilter filter_;  // processor thread only
   std::unique_ptr<AlertService> alerts_;  // engine guarded inside; rules on the processor thread
+  std::unique_ptr<SpcService> spc_;       // live charts (processor thread) and their API
 
   mutable std::mutex state_mu_;  // guards snapshots_, contexts_, source_states_
   std::vector<TagSnapshot> snapshots_;  // index == TagId
