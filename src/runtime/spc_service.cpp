@@ -184,28 +184,33 @@ void Judge(SpcService::Chart& c, const spc::LiveResult& res, const std::string& 
     if (c.recent.size() > kRecentPoints) c.recent.pop_front();
   }
   if (res.points.empty()) return;
-  const spc::LivePoint& last = res.points.back();
-  std::map<std::string, const spc::Violation*> now_active;
+  const spc::LivePoint& last = res.points.front();  // the main chart's point (i, xbar)
+  auto point_of = [&](std::string_view chart) -> const spc::LivePoint& {
+    for (const spc::LivePoint& p : res.points)
+      if (p.chart == chart) return p;
+    return last;
+  };
+  std::map<std::string, const spc::Violation*> now_active;  // cause -> violation
   for (const spc::Violation& v : res.violations) {
     now_active[fmt::format("{}.{}.{}", c.cfg.name, v.chart, v.rule)] = &v;
     ++c.violations_by_rule[v.rule];
     c.recent_violations.push_back(v);
     if (c.recent_violations.size() > kRecentViolations) c.recent_violations.pop_front();
   }
-  auto update = [&](const std::string& cause, bool active, const std::string& message) {
+  auto update = [&](const std::string& cause, bool active, const std::string& message, const spc::LivePoint& p) {
     alerts::ConditionUpdate u;
     u.asset = c.cfg.asset;
     u.cause = cause;
     u.source = "spc:" + c.cfg.name;
     u.active = active;
-    u.value = last.value;
-    u.time = last.time;
+    u.value = p.value;
+    u.time = p.time;
     u.machine_state = machine_state;
     u.message = message;
     updates.push_back(std::move(u));
   };
   for (const auto& [cause, v] : now_active) {
-    update(cause, true, fmt::format("{} {}: {}", c.cfg.name, v->rule, v->message));
+    update(cause, true, fmt::format("{} {}: {}", c.cfg.name, v->rule, v->message), point_of(v->chart));
     c.active_causes.insert(cause);
   }
   for (auto it = c.active_causes.begin(); it != c.active_causes.end();) {
@@ -213,7 +218,7 @@ void Judge(SpcService::Chart& c, const spc::LiveResult& res, const std::string& 
       ++it;
       continue;
     }
-    update(*it, false, fmt::format("{}: point {} back within the rules", c.cfg.name, last.index));
+    update(*it, false, fmt::format("{}: point {} back within the rules", c.cfg.name, last.index), last);
     it = c.active_causes.erase(it);
   }
 }
@@ -281,6 +286,7 @@ void SpcService::OnSample(const Sample& s, const ProductionContext& context, con
       std::string key = k == context.end() ? "" : k->second;
       if (key != c->key) {
         c->key = key;
+        c->live->BreakSeries();  // no moving range across products
         c->key_points = 0;
         c->next_baseline = c->cfg.baseline;
         ApplyActive(*c);

@@ -168,6 +168,12 @@ void LiveChart::ClearLimits() {
   second_rules_.Reset();
 }
 
+void LiveChart::BreakSeries() {
+  has_prev_ = false;
+  main_rules_.Reset();
+  second_rules_.Reset();
+}
+
 void LiveChart::ApplyLimits(const LiveLimits& l) {
   limits_ = l;
   derived_.n = 0;

@@ -142,6 +142,9 @@ class LiveChart {
   Status SetLimits(const LiveLimits& limits);
   // Back to the baseline phase (no limits, no rules).
   void ClearLimits();
+  // A process break (a product or recipe change): the next value has no moving-range neighbour
+  // and the rule runs restart. A subgroup open at the break keeps its values.
+  void BreakSeries();
 
   const LiveChartConfig& config() const { return config_; }
   const std::optional<LiveLimits>& limits() const { return limits_; }

@@ -192,6 +192,30 @@ std::vector<Subgroup> Group(const std::vector<double>& x, size_t n) {
 
 // ---- equivalence with BuildChart ----
 
+TEST(LiveChart, BreakSeriesDropsTheMovingRangeNeighbourAndRestartsRuns) {
+  LiveChartConfig config;
+  config.type = ChartType::kIMR;
+  config.rules = Rules("nelson1,nelson2");
+  LiveLimits limits;
+  limits.center = 10;
+  limits.sigma = 1;
+  LiveChart chart = MakeChart(config, limits);
+  LiveResult r;
+  for (int i = 0; i < 8; ++i) ASSERT_TRUE(chart.Add(10.5, Sec(i), &r).ok());
+  r.clear();
+  chart.BreakSeries();
+  ASSERT_TRUE(chart.Add(20.0, Sec(9), &r).ok());
+  ASSERT_EQ(r.points.size(), 1u) << "no MR point: the previous value belongs to the other series";
+  EXPECT_EQ(r.points[0].chart, "i");
+  ASSERT_EQ(r.violations.size(), 1u);
+  EXPECT_EQ(r.violations[0].rule, "nelson1") << "the 9th point above the center is not a nelson2 run after the break";
+  r.clear();
+  ASSERT_TRUE(chart.Add(19.0, Sec(10), &r).ok());
+  ASSERT_EQ(r.points.size(), 2u);
+  EXPECT_EQ(r.points[1].chart, "mr");
+  EXPECT_DOUBLE_EQ(r.points[1].value, 1.0);
+}
+
 TEST(LiveChart, LongSyntheticSeriesEqualsBuildChartForImrAndXbarR) {
   std::vector<double> x = Synthetic(64, 20261125);  // 12,800 values
   std::vector<Subgroup> singles = Group(x, 1);
