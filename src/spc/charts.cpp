@@ -68,10 +68,15 @@ Status CheckResult(const ChartResult& r) {
     for (const ChartPoint& p : c.points)
       for (double v : {p.value, p.center, p.ucl, p.lcl, p.sigma})
         if (!std::isfinite(v))
-          return Internal("{} chart, point {}: a non-finite value (value {}, center {}, limits {} / {})", c.name, p.index,
-                          p.value, p.center, p.lcl, p.ucl);
+          // The inputs are finite (the readers refuse anything else), so this is an overflow of
+          // the data's magnitude: bad input, not a bug.
+          return InvalidArgument(
+              "{} chart, point {}: the data overflow double precision (value {}, center {}, limits {} / {}); "
+              "rescale the values (e.g. other units) or check the sizes",
+              c.name, p.index, p.value, p.center, p.lcl, p.ucl);
   for (const auto& [k, v] : r.parameters)
-    if (!std::isfinite(v)) return Internal("parameter {} is not finite", k);
+    if (!std::isfinite(v))
+      return InvalidArgument("parameter {}: the data overflow double precision; rescale the values (e.g. other units)", k);
   return Status::Ok();
 }
 

@@ -119,6 +119,14 @@ TEST(Imr, MovingRangeSigma) {
   EXPECT_NEAR(r.parameters.at("mrbar"), mrbar, 1e-12);
 }
 
+TEST(Imr, DataThatOverflowDoublePrecisionAreRefusedAsBadInput) {
+  // Found by fuzz_spc_csv: finite values whose moving ranges overflow to infinity.
+  auto r = BuildChart(Values({1e308, -1e308, 1e308}), Opt(ChartType::kIMR));
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().code(), StatusCode::kInvalidArgument);
+  EXPECT_NE(r.status().message().find("overflow double precision"), std::string::npos) << r.status().message();
+}
+
 TEST(Attributes, PChartWithVariableSizes) {
   auto r = Build(Counts({5, 8, 2}, {50, 100, 40}), Opt(ChartType::kP));
   double pbar = 15.0 / 190;

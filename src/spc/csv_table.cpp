@@ -1,7 +1,6 @@
 #include "spc/csv_table.h"
 
 #include <cctype>
-#include <cerrno>
 #include <cmath>
 #include <cstdlib>
 #include <set>
@@ -143,10 +142,11 @@ Result<std::vector<std::optional<double>>> CsvTable::NumericColumn(std::string_v
     // strtod also takes hex, "inf" and "nan": a data file means decimal numbers only.
     bool decimal = copy.find_first_of("xXpP") == std::string::npos &&
                    (std::isdigit(static_cast<unsigned char>(copy[0])) || copy[0] == '-' || copy[0] == '+' || copy[0] == '.');
+    // ERANGE on underflow is a number below DBL_MIN rounded to a subnormal or 0 (2e-308 is a number);
+    // on overflow the value is inf, refused below.
     char* end = nullptr;
-    errno = 0;
     double v = std::strtod(copy.c_str(), &end);
-    if (!decimal || end != copy.c_str() + copy.size() || errno == ERANGE || !std::isfinite(v))
+    if (!decimal || end != copy.c_str() + copy.size() || !std::isfinite(v))
       return InvalidArgument("{}: column '{}': not a number '{}'", Where(r, c), name, cell);
     out.push_back(v);
   }

@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include <limits>
+
 namespace pf::spc {
 namespace {
 
@@ -48,6 +50,24 @@ TEST(CsvTable, NumbersAreDecimalAndFinite) {
     auto u = *ParseCsv(std::string("x\n") + bad + "\n", "d.csv");
     EXPECT_EQ(u.NumericColumn("x").status().message(), fmt::format("d.csv:2:1: column 'x': not a number '{}'", bad));
   }
+}
+
+// Found by fuzz_spc_csv: strtod flags underflow with ERANGE too, and "2e-308" was refused as not a number.
+// Below DBL_MIN (2.2250738585072014e-308) a decimal rounds to the nearest subnormal, or to 0 below half
+// of the smallest one (4.9406564584124654e-324); only overflow is refused.
+TEST(CsvTable, NumbersBelowTheNormalRangeRoundToSubnormalsOrZero) {
+  auto t = *ParseCsv("x\n2e-308\n-1e-310\n4.9406564584124654e-324\n1e-400\n1.7976931348623157e308\n", "d.csv");
+  auto x = t.NumericColumn("x");
+  ASSERT_TRUE(x.ok()) << x.status().ToString();
+  ASSERT_EQ(x->size(), 5u);
+  EXPECT_EQ((*x)[0], 2e-308);
+  EXPECT_LT(*(*x)[0], 2.2250738585072014e-308);  // a subnormal, not clamped to DBL_MIN
+  EXPECT_EQ((*x)[1], -1e-310);
+  EXPECT_EQ((*x)[2], std::numeric_limits<double>::denorm_min());
+  EXPECT_EQ((*x)[3], 0.0);
+  EXPECT_EQ((*x)[4], std::numeric_limits<double>::max());
+  auto big = *ParseCsv("x\n1.8e308\n", "d.csv");
+  EXPECT_EQ(big.NumericColumn("x").status().message(), "d.csv:2:1: column 'x': not a number '1.8e308'");
 }
 
 TEST(CsvTable, PreciseErrors) {
