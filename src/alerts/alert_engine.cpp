@@ -148,6 +148,8 @@ EngineOutput AlertEngine::Finish(std::vector<AlertTransition> transitions, std::
   for (const auto& t : transitions)
     if (t.action == "raise") flood_.OnRaise(t, out.floods);
   if (now) flood_.Advance(*now, out.floods);
+  if (!transitions.empty()) global_dirty_ = true;
+  if (!out.floods.empty()) floods_dirty_ = true;
   out.transitions = std::move(transitions);
   return out;
 }
@@ -169,6 +171,9 @@ Result<EngineOutput> AlertEngine::Evaluate(const ConditionUpdate& u) {
     it = conditions_.emplace(key, std::move(fresh)).first;
   }
   Condition& c = it->second;
+  // Only a change of the lifecycle state is persisted at once (value, message and last_update
+  // of a condition that stays as it is would make every sample a write).
+  auto before = c.Lifecycle();
   std::vector<AlertTransition> out;
   Advance(c, u.time, out);
   const ConditionConfig& cc = config_.For(u.source);
@@ -193,6 +198,7 @@ Result<EngineOutput> AlertEngine::Evaluate(const ConditionUpdate& u) {
   if (suppress && !c.suppressed) SetSuppressed(c, true, u.time, out);
   Advance(c, u.time, out);
   if (!suppress && c.suppressed) SetSuppressed(c, false, u.time, out);
+  if (c.Lifecycle() != before || !out.empty()) dirty_.insert(key);
   return Finish(std::move(out), u.time);
 }
 
@@ -204,7 +210,12 @@ void AlertEngine::SetSuppressed(Condition& c, bool suppressed, Timestamp t, std:
 
 EngineOutput AlertEngine::Tick(Timestamp now) {
   std::vector<AlertTransition> out;
-  for (auto& [key, c] : conditions_) Advance(c, now, out);
+  for (auto& [key, c] : conditions_) {
+    std::optional<Timestamp> due = NextDue(c);
+    if (!due || *due > now) continue;
+    dirty_.insert(key);
+    Advance(c, now, out);
+  }
   return Finish(std::move(out), now);
 }
 
@@ -248,6 +259,7 @@ Result<EngineOutput> AlertEngine::Ack(const std::string& id, const std::string& 
     c.acked_at = now;
   }
   *found = std::move(c);
+  dirty_.insert({found->asset, found->cause});
   return Finish(std::move(out), now);
 }
 
@@ -281,6 +293,7 @@ Result<EngineOutput> AlertEngine::Shelve(const std::string& id, const std::strin
     Reveal(c, before, "shelve", now, who, reason, out);
   }
   *found = std::move(c);
+  dirty_.insert({found->asset, found->cause});
   return Finish(std::move(out), now);
 }
 
@@ -298,6 +311,7 @@ Result<EngineOutput> AlertEngine::Unshelve(const std::string& id, const std::str
   c.shelve_reason.clear();
   c.shelved_by.clear();
   *found = std::move(c);
+  dirty_.insert({found->asset, found->cause});
   return Finish(std::move(out), now);
 }
 

@@ -24,6 +24,8 @@
 // times across conditions, call Tick(now) before Evaluate when time has moved on.
 // Not thread-safe: one owner (the runtime's alert thread) calls it.
 #include <deque>
+#include <tuple>
+#include <set>
 #include <map>
 #include <optional>
 #include <string>
@@ -86,6 +88,25 @@ class AlertEngine {
   std::string Snapshot() const;
   static Result<AlertEngine> Restore(AlertEngineConfig config, const std::string& snapshot);
 
+  // Incremental form for large plants: the small global part (alert id sequence), the flood
+  // detector (only when a flood started or ended: its windows grow with the alert rate, so a
+  // restart within a flood counts that flood's alerts again from the last start), and one document
+  // per condition whose lifecycle changed since the last call (value, message and last update of
+  // a condition that stays as it is are refreshed by its next sample), each under its own key
+  // (ConditionStateKey); nullopt when nothing changed. Restore(config, latest global, latest
+  // floods, the latest document per key) continues where this engine was.
+  struct SnapshotDelta {
+    std::string global;
+    std::optional<std::string> floods;
+    std::vector<std::pair<std::string, std::string>> conditions;  // (ConditionStateKey, JSON)
+  };
+  std::optional<SnapshotDelta> TakeSnapshotDelta();
+  void MarkAllDirty();  // the next delta holds every condition (after Restore from a whole snapshot)
+  static constexpr const char* kConditionStatePrefix = "alerts.condition/";
+  static std::string ConditionStateKey(const std::string& asset, const std::string& cause);  // prefix + asset + 0x1f + cause
+  static Result<AlertEngine> Restore(AlertEngineConfig config, const std::string& global,
+                                     const std::optional<std::string>& floods, const std::vector<std::string>& conditions);
+
  private:
   struct Condition {
     std::string asset, cause, source;
@@ -110,6 +131,11 @@ class AlertEngine {
 
     AlertState Reported() const;
     bool Hidden() const { return shelved || suppressed; }
+    // What a restore must get right (value, message and last_update are refreshed by the next sample).
+    auto Lifecycle() const {
+      return std::make_tuple(raw, raw_since, debounced, life, alert_id, chattering, activations.size(), shelved,
+                             suppressed, priority, source);
+    }
   };
   using Key = std::pair<std::string, std::string>;  // (asset, cause)
 
@@ -130,8 +156,13 @@ class AlertEngine {
   AlertView View(const Condition& c) const;
   EngineOutput Finish(std::vector<AlertTransition> transitions, std::optional<Timestamp> now);
 
+  friend struct SnapshotCodec;
+
   AlertEngineConfig config_;
   Duration max_shelve_ = kDefaultMaxShelve;
+  std::set<Key> dirty_;        // conditions changed since the last TakeSnapshotDelta
+  bool global_dirty_ = false;  // the alert id sequence changed
+  bool floods_dirty_ = false;  // a flood started or ended
   std::map<Key, Condition> conditions_;
   FloodDetector flood_;
   uint64_t next_seq_ = 1;

@@ -130,14 +130,24 @@ AlertService::AlertService(const PlantConfig& pc, Store& store, alerts::AlertEng
 }
 
 Result<std::unique_ptr<AlertService>> AlertService::Create(const PlantConfig& pc, Store& store) {
-  PF_ASSIGN_OR_RETURN(std::optional<std::string> snapshot, store.LoadState(kSnapshotKey));
-  if (snapshot) {
-    auto restored = alerts::AlertEngine::Restore(pc.alerts.engine, *snapshot);
-    if (restored.ok()) {
-      PF_LOG_INFO("alerts: restored {} alerts from the stored snapshot", restored->Current().size());
-      return std::unique_ptr<AlertService>(new AlertService(pc, store, std::move(*restored)));
+  PF_ASSIGN_OR_RETURN(std::optional<std::string> global, store.LoadState(kSnapshotKey));
+  if (global) {
+    auto context = fmt::format("alerts: restoring the state from store '{}'", store.path());
+    Result<alerts::AlertEngine> restored = Status::Ok();
+    bool whole = global->find("\"conditions\"") != std::string::npos;  // a version 1 (whole) snapshot
+    if (whole) {
+      restored = alerts::AlertEngine::Restore(pc.alerts.engine, *global);
+    } else {
+      PF_ASSIGN_OR_RETURN(auto entries, store.LoadStatePrefix(kConditionPrefix));
+      std::vector<std::string> conditions;
+      for (auto& [key, value] : entries) conditions.push_back(std::move(value));
+      PF_ASSIGN_OR_RETURN(std::optional<std::string> floods, store.LoadState(kFloodsKey));
+      restored = alerts::AlertEngine::Restore(pc.alerts.engine, *global, floods, conditions);
     }
-    return restored.status().WithContext(fmt::format("alerts: restoring the snapshot from store '{}'", store.path()));
+    if (!restored.ok()) return restored.status().WithContext(context);
+    if (whole) restored->MarkAllDirty();  // written in the incremental form at the next commit
+    PF_LOG_INFO("alerts: restored {} alerts from the store", restored->Current().size());
+    return std::unique_ptr<AlertService>(new AlertService(pc, store, std::move(*restored)));
   }
   PF_ASSIGN_OR_RETURN(alerts::AlertEngine engine, alerts::AlertEngine::Create(pc.alerts.engine));
   return std::unique_ptr<AlertService>(new AlertService(pc, store, std::move(engine)));
@@ -193,7 +203,6 @@ void AlertService::Apply(Result<alerts::EngineOutput> r, std::vector<Event>& out
     return;
   }
   if (r->transitions.empty() && r->floods.empty()) return;
-  changes_.fetch_add(1);
   for (Event& e : ToEvents(*r)) out.push_back(std::move(e));
 }
 
@@ -243,12 +252,15 @@ size_t AlertService::CountInState(alerts::AlertState state) const {
   return n;
 }
 
-std::optional<std::string> AlertService::TakeSnapshotIfChanged() {
-  uint64_t c = changes_.load();
-  if (c == saved_changes_) return std::nullopt;
-  saved_changes_ = c;
+std::map<std::string, std::string> AlertService::TakeStateIfChanged() {
+  std::map<std::string, std::string> out;
   std::lock_guard lk(mu_);
-  return engine_.Snapshot();
+  std::optional<alerts::AlertEngine::SnapshotDelta> d = engine_.TakeSnapshotDelta();
+  if (!d) return out;
+  out[kSnapshotKey] = std::move(d->global);
+  if (d->floods) out[kFloodsKey] = std::move(*d->floods);
+  for (auto& [key, value] : d->conditions) out[key] = std::move(value);
+  return out;
 }
 
 Status AlertService::AddRoutes(ApiServer& api, DurableEmit emit) {
@@ -634,7 +646,6 @@ ApiResponse AlertService::Action(const ApiRequest& r, const std::string& action)
       return ApiResponse::Error(NotFound("id: alert '{}': {}", id, out.status().message()), "id");
     return ApiResponse::Error(out.status(), field);
   }
-  if (!out->transitions.empty() || !out->floods.empty()) changes_.fetch_add(1);
   if (ApiResponse c = Commit(ToEvents(*out)); c.status != 200) return c;
   std::optional<alerts::AlertView> view;
   {

@@ -5,7 +5,7 @@
 // processor's group commit), keeps the engine snapshot in the store's state table (key
 // kSnapshotKey) so alert state survives kill -9, and serves the /api/v1/alerts routes.
 //
-// Thread-safety: OnSample/Tick/TakeSnapshotIfChanged are called by the processor thread only;
+// Thread-safety: OnSample/Tick/TakeStateIfChanged are called by the processor thread only;
 // the API handlers run on API threads. The engine is guarded by mu_ (never held while calling
 // into the runtime or the store, except the read-only events query of /stats).
 #include <atomic>
@@ -30,7 +30,9 @@ namespace pf {
 
 class AlertService {
  public:
-  static constexpr const char* kSnapshotKey = "alerts.engine";
+  static constexpr const char* kSnapshotKey = "alerts.engine";          // the engine's global part
+  static constexpr const char* kFloodsKey = "alerts.floods";            // the flood detector
+  static constexpr const char* kConditionPrefix = alerts::AlertEngine::kConditionStatePrefix;  // one per condition
 
   // Restores the engine from the store's snapshot when there is one. store must outlive this.
   static Result<std::unique_ptr<AlertService>> Create(const PlantConfig& pc, Store& store);
@@ -50,8 +52,9 @@ class AlertService {
   // Processor thread: time-driven rules and the engine's delays, expiries and flood ends.
   void Tick(Timestamp now, const std::function<std::string(const std::string&)>& machine_state,
             std::vector<Event>& out);
-  // Processor thread: the snapshot when the engine changed since the last call, else nullopt.
-  std::optional<std::string> TakeSnapshotIfChanged();
+  // Processor thread: the state-table entries of the engine changed since the last call (the
+  // global part and each changed condition; empty when nothing changed).
+  std::map<std::string, std::string> TakeStateIfChanged();
 
   // How operator events reach the store: committed before the call returns (Runtime::EmitDurable).
   using DurableEmit = std::function<Status(std::vector<Event>)>;
@@ -109,9 +112,7 @@ class AlertService {
   std::map<std::string, std::string> machine_state_key_;  // asset -> context key
   mutable std::mutex mu_;
   alerts::AlertEngine engine_;
-  std::atomic<uint64_t> changes_{0};
   std::atomic<uint64_t> errors_{0};
-  uint64_t saved_changes_ = 0;  // processor thread
 };
 
 }  // namespace pf

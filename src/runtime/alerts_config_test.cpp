@@ -254,11 +254,10 @@ priority = "high"
     id_ = events[0].refers_to;
     CommitBatch batch;
     batch.events = events;
-    auto snapshot = svc_->TakeSnapshotIfChanged();
-    ASSERT_TRUE(snapshot.has_value());
-    batch.state[AlertService::kSnapshotKey] = *snapshot;
+    batch.state = svc_->TakeStateIfChanged();
+    ASSERT_EQ(batch.state.size(), 2u) << "the global part and the one condition";
     ASSERT_TRUE(store_->Commit(batch).ok());
-    EXPECT_FALSE(svc_->TakeSnapshotIfChanged().has_value()) << "unchanged engine: no new snapshot";
+    EXPECT_TRUE(svc_->TakeStateIfChanged().empty()) << "unchanged engine: nothing to write";
   }
 
   ApiResponse Call(const std::string& method, const std::string& path, const std::string& body = "") {
@@ -326,7 +325,7 @@ TEST_F(AlertApi, ShelveWithExpiryThenUnshelveEmitEventsAndSnapshot) {
   EXPECT_EQ(emitted_[0].kind, "alert");
   EXPECT_EQ(emitted_[0].refers_to, id_);
   EXPECT_EQ(nlohmann::json::parse(emitted_[0].payload_json)["action"], "shelve");
-  EXPECT_TRUE(svc_->TakeSnapshotIfChanged().has_value()) << "an action marks the engine changed";
+  EXPECT_FALSE(svc_->TakeStateIfChanged().empty()) << "an action marks the engine changed";
 
   EXPECT_EQ(nlohmann::json::parse(Call("GET", "/api/v1/alerts?state=shelved").body)["items"].size(), 1u);
   EXPECT_EQ(nlohmann::json::parse(Call("GET", "/api/v1/alerts?state=unack").body)["items"].size(), 0u);
@@ -367,7 +366,7 @@ TEST_F(AlertApi, ErrorsUnknownAlertMissingExpiryMalformedBody) {
 TEST_F(AlertApi, SnapshotInTheStoreRestoresTheSameAlert) {
   ASSERT_EQ(Call("POST", "/api/v1/alerts/" + id_ + "/ack", R"({"who": "anna"})").status, 200);
   CommitBatch batch;
-  batch.state[AlertService::kSnapshotKey] = *svc_->TakeSnapshotIfChanged();
+  batch.state = svc_->TakeStateIfChanged();
   ASSERT_TRUE(store_->Commit(batch).ok());
   auto restored = AlertService::Create(pc_, *store_);
   ASSERT_TRUE(restored.ok()) << restored.status().ToString();

@@ -401,31 +401,38 @@ void Runtime::AppendAlertEvents(std::vector<Event>& events, CommitBatch& pending
 }
 
 void Runtime::TickAlerts(CommitBatch& pending) {
+  // The time-driven part (delays, expiries, stale rules, time windows) at most every kTickEvery:
+  // a turn per arriving sample must not scan every condition of the plant.
+  constexpr int64_t kTickEvery = 10'000'000;  // ns
   std::vector<Event> events;
-  std::optional<Timestamp> now = alerts_->AlertNow();
-  if (!now) return;  // source clock, no watched sample yet
+  std::optional<Timestamp> now = alerts_->AlertNow();  // nullopt: source clock, no watched sample yet
+  int64_t mono = MonotonicNs();
   std::lock_guard lk(state_mu_);
-  alerts_->Tick(
-      *now,
-      [&](const std::string& asset) -> std::string {
-        const std::string& key = alerts_->MachineStateKey(asset);
-        if (key.empty()) return "";
-        auto it = contexts_.find(asset);
-        if (it == contexts_.end()) return "";
-        auto v = it->second.find(key);
-        return v == it->second.end() ? "" : v->second;
-      },
-      events);
-  if (!spc_->empty()) {
-    std::vector<alerts::ConditionUpdate> updates;
-    std::vector<Event> spc_events;
-    spc_->Tick(*now, updates, spc_events);
-    for (const alerts::ConditionUpdate& u : updates) alerts_->Evaluate(u, events);
-    AppendSpcEvents(spc_events, pending);
-    for (auto& [k, v] : spc_->TakeStateIfChanged()) pending.state[k] = std::move(v);
+  if (now && mono - last_alert_tick_ns_ >= kTickEvery) {
+    last_alert_tick_ns_ = mono;
+    alerts_->Tick(
+        *now,
+        [&](const std::string& asset) -> std::string {
+          const std::string& key = alerts_->MachineStateKey(asset);
+          if (key.empty()) return "";
+          auto it = contexts_.find(asset);
+          if (it == contexts_.end()) return "";
+          auto v = it->second.find(key);
+          return v == it->second.end() ? "" : v->second;
+        },
+        events);
+    if (!spc_->empty()) {
+      std::vector<alerts::ConditionUpdate> updates;
+      std::vector<Event> spc_events;
+      spc_->Tick(*now, updates, spc_events);
+      for (const alerts::ConditionUpdate& u : updates) alerts_->Evaluate(u, events);
+      AppendSpcEvents(spc_events, pending);
+    }
   }
+  if (!spc_->empty())
+    for (auto& [k, v] : spc_->TakeStateIfChanged()) pending.state[k] = std::move(v);
   AppendAlertEvents(events, pending);
-  if (auto snapshot = alerts_->TakeSnapshotIfChanged()) pending.state[AlertService::kSnapshotKey] = std::move(*snapshot);
+  for (auto& [k, v] : alerts_->TakeStateIfChanged()) pending.state[k] = std::move(v);
 }
 
 void Runtime::HandleEvent(Event& e, CommitBatch& pending) {

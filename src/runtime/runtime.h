@@ -97,6 +97,7 @@ class Runtime final : public RuntimeView, public SampleSink {
   std::vector<std::unique_ptr<Source>> sources_;
   std::vector<std::unique_ptr<MqttUplink>> uplinks_;
   std::atomic<int64_t> processor_heartbeat_ns_{0};
+  int64_t last_alert_tick_ns_ = 0;  // processor thread: monotonic time of the last alert tick
   std::unique_ptr<ApiServer> api_;
   BoundedQueue<BusItem> bus_;
   ChangeFilter filter_;  // processor thread only

@@ -268,6 +268,8 @@ Result<std::unique_ptr<SpcService>> SpcService::Create(const PlantConfig& pc, St
     c->baseline_status = c->active_version ? fmt::format("limits v{} approved", c->active_version)
                                            : fmt::format("collecting a baseline of {} points", cfg.baseline);
     svc->by_tag_[c->tag].push_back(c.get());
+    if (cfg.subgroup_window) svc->windowed_.push_back(c.get());
+    if (c->changed) svc->any_changed_ = true;
     svc->charts_.push_back(std::move(c));
   }
   return svc;
@@ -292,21 +294,24 @@ void SpcService::OnSample(const Sample& s, const ProductionContext& context, con
         ApplyActive(*c);
       }
     }
-    spc::LiveResult res;
+    // Reused across samples (processor thread only): no allocation per sample for the result.
+    thread_local spc::LiveResult res;
+    res.clear();
     if (!c->live->Add(*value, s.source_time, &res).ok()) continue;  // counted by the chart (late / not finite)
     c->key_points += static_cast<int64_t>(std::count_if(res.points.begin(), res.points.end(), [](const spc::LivePoint& p) {
       return p.chart == "i" || p.chart == "xbar";
     }));
     Judge(*c, res, machine_state, updates);
     MaybeBaseline(*c, s.source_time, events);
+    if (c->changed) any_changed_ = true;
   }
 }
 
 void SpcService::Tick(Timestamp now, std::vector<alerts::ConditionUpdate>& updates, std::vector<Event>& events) {
   std::lock_guard lk(mu_);
-  for (auto& c : charts_) {
-    if (!c->cfg.subgroup_window) continue;
-    spc::LiveResult res;
+  for (Chart* c : windowed_) {
+    thread_local spc::LiveResult res;
+    res.clear();
     c->live->Tick(now, &res);
     if (res.points.empty()) continue;
     c->key_points += static_cast<int64_t>(std::count_if(res.points.begin(), res.points.end(), [](const spc::LivePoint& p) {
@@ -314,12 +319,15 @@ void SpcService::Tick(Timestamp now, std::vector<alerts::ConditionUpdate>& updat
     }));
     Judge(*c, res, "", updates);
     MaybeBaseline(*c, now, events);
+    if (c->changed) any_changed_ = true;
   }
 }
 
 std::map<std::string, std::string> SpcService::TakeStateIfChanged() {
   std::map<std::string, std::string> out;
   std::lock_guard lk(mu_);
+  if (!any_changed_) return out;
+  any_changed_ = false;
   for (auto& c : charts_) {
     if (!c->changed) continue;
     c->changed = false;
@@ -542,6 +550,7 @@ ApiResponse SpcService::Propose(const ApiRequest& r) {
     auto version = c->registry.Propose(key, values, *who, *why, basis, now);
     if (!version.ok()) return Error(version.status());
     c->changed = true;
+    any_changed_ = true;
     const spc::LimitVersion* v = c->registry.Find(*version);
     events.push_back(LimitEvent(*c, "proposed", v, now, *who, *why,
                                 fmt::format("spc chart '{}': limits v{} proposed by {} ({})", name, *version, *who, basis)));
@@ -575,6 +584,7 @@ ApiResponse SpcService::Decide(const ApiRequest& r, bool approve) {
     Status s = approve ? c->registry.Approve(version, *who, *why, now) : c->registry.Reject(version, *who, *why, now);
     if (!s.ok()) return ApiResponse::Error(s, s.code() == StatusCode::kInvalidArgument ? FieldOf(s) : "version");
     c->changed = true;
+    any_changed_ = true;
     const spc::LimitVersion* v = c->registry.Find(version);
     const char* action = approve ? "approved" : "rejected";
     events.push_back(LimitEvent(*c, action, v, now, *who, *why,

@@ -70,6 +70,8 @@ class SpcService {
   DurableEmit emit_;
   std::vector<std::unique_ptr<Chart>> charts_;
   std::map<TagId, std::vector<Chart*>> by_tag_;
+  std::vector<Chart*> windowed_;  // charts subgrouped by time (Tick closes their windows)
+  bool any_changed_ = false;      // some chart's registry changed since TakeStateIfChanged
   mutable std::mutex mu_;
 };
 

@@ -312,6 +312,21 @@ Result<std::optional<std::string>> Store::LoadState(const std::string& key) cons
   return std::optional<std::string>(st->Text(0));
 }
 
+Result<std::vector<std::pair<std::string, std::string>>> Store::LoadStatePrefix(const std::string& prefix) const {
+  std::lock_guard lock(impl_->conn->mu);
+  PF_ASSIGN_OR_RETURN(store::StatementRef st,
+                      impl_->conn->db->Prepare("SELECT key, value FROM state WHERE substr(key, 1, ?2) = ?1 ORDER BY key"));
+  st->BindText(1, prefix);
+  st->BindInt(2, static_cast<int64_t>(prefix.size()));
+  std::vector<std::pair<std::string, std::string>> out;
+  for (;;) {
+    PF_ASSIGN_OR_RETURN(bool row, st->Step());
+    if (!row) break;
+    out.emplace_back(st->Text(0), st->Text(1));
+  }
+  return out;
+}
+
 Result<uint64_t> Store::BytesUsed() const {
   std::lock_guard lock(impl_->conn->mu);
   return impl_->BytesUsedLocked();

@@ -97,6 +97,8 @@ class Store {
   Result<std::vector<LedgerEntry>> Ledger(uint64_t after_seq = 0, size_t limit = 1000) const;
   // The value last committed under `key` in CommitBatch::state; nullopt when never written.
   Result<std::optional<std::string>> LoadState(const std::string& key) const;
+  // Every state entry whose key starts with prefix, by key.
+  Result<std::vector<std::pair<std::string, std::string>>> LoadStatePrefix(const std::string& prefix) const;
   // (page_count - freelist_count) * page_size + WAL bytes.
   Result<uint64_t> BytesUsed() const;
   // Persists the outbox cursors and deletes acknowledged records now.
