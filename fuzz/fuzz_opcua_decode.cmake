@@ -1,0 +1,1 @@
+pf_fuzz(fuzz_opcua_decode SOURCES fuzz_opcua_decode.cpp DEPS pf_connect_opcua)
