@@ -89,12 +89,17 @@ void RuleMonitor::CountBeyond(double line, int window, int need, Rule rule, std:
   if (!now.zone_ok || std::fabs(now.z) <= line) return;
   double side = now.z > 0 ? 1 : -1;
   int avail = static_cast<int>(std::min<int64_t>(window, count_));
-  std::vector<int> pts;
-  for (int k = avail - 1; k >= 0; --k) {
+  auto beyond = [&](int k) {
     const Seen& s = Back(k);
-    if (s.zone_ok && side * s.z > line) pts.push_back(s.index);
-  }
-  if (static_cast<int>(pts.size()) < need) return;
+    return s.zone_ok && side * s.z > line;
+  };
+  int hits = 0;
+  for (int k = 0; k < avail; ++k) hits += beyond(k);
+  if (hits < need) return;  // the common case: no allocation for a point that completes nothing
+  std::vector<int> pts;
+  pts.reserve(static_cast<size_t>(hits));
+  for (int k = avail - 1; k >= 0; --k)
+    if (beyond(k)) pts.push_back(Back(k).index);
   out->push_back({std::string(RuleName(rule)), chart_, pts, std::string(zone),
                   fmt::format("{} of {} points ({}) beyond {} sigma {} the center line", pts.size(), window, List(pts),
                               line, side > 0 ? "above" : "below")});
