@@ -17,7 +17,7 @@ namespace pf {
 using nlohmann::json;
 
 namespace {
-constexpr size_t kRecentPoints = 200;     // per chart, for the API
+constexpr size_t kRecentPoints = 100;     // per chart, for the API (about 9 KB)
 constexpr size_t kRecentViolations = 50;  // per chart, for the API
 constexpr const char* kSystem = "plantfloor";
 }  // namespace
