@@ -6,6 +6,7 @@
 #include <CLI/CLI.hpp>
 
 #include "cli/modbus_cmd.h"
+#include "cli/opcua_cmd.h"
 #include "cli/spc_cmd.h"
 #include "core/log.h"
 #include "runtime/config_loader.h"
@@ -140,6 +141,7 @@ int main(int argc, char** argv) {
   auto* ref = app.add_subcommand("config-reference", "print every configuration key as Markdown");
 
   pf::AddModbusCommands(app);
+  pf::AddOpcuaCommands(app);
   pf::AddSpcCommand(app);
 
   try {
@@ -153,5 +155,5 @@ int main(int argc, char** argv) {
     std::cout << pf::ConfigReferenceMarkdown();
     return 0;
   }
-  return 0;  // `modbus read` and `spc` ran in their callbacks and exited with their own codes
+  return 0;  // `modbus read`, `opcua` and `spc` ran in their callbacks and exited with their own codes
 }
