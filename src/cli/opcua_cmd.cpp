@@ -1,5 +1,7 @@
 #include "cli/opcua_cmd.h"
 
+#include <algorithm>
+#include <cmath>
 #include <iostream>
 #include <memory>
 
@@ -8,6 +10,7 @@
 
 #include "connect/opcua/client.h"
 #include "connect/opcua/pki.h"
+#include "connect/opcua/subscription.h"
 
 namespace pf {
 namespace {
@@ -147,6 +150,104 @@ int Read(Client& c, const OpcuaArgs& a, const std::vector<NodeId>& nodes, std::o
   return rc;
 }
 
+// A scalar number or boolean as a JSON number/bool; anything else as its display text.
+json ValueJson(const Variant& v) {
+  if (!v.is_array && v.values.size() == 1) {
+    const Scalar& s = v.values[0];
+    if (const bool* b = std::get_if<bool>(&s)) return *b;
+    if (const double* d = std::get_if<double>(&s)) return std::isfinite(*d) ? json(*d) : json(VariantToString(v));
+    if (const float* f = std::get_if<float>(&s)) return std::isfinite(*f) ? json(*f) : json(VariantToString(v));
+    if (v.type != BuiltinType::kDateTime) {
+      if (const int64_t* i = std::get_if<int64_t>(&s)) return *i;
+    }
+    if (const uint64_t* u = std::get_if<uint64_t>(&s)) return *u;
+    if (const int32_t* i = std::get_if<int32_t>(&s)) return *i;
+    if (const uint32_t* u = std::get_if<uint32_t>(&s)) return *u;
+    if (const int16_t* i = std::get_if<int16_t>(&s)) return *i;
+    if (const uint16_t* u = std::get_if<uint16_t>(&s)) return *u;
+    if (const int8_t* i = std::get_if<int8_t>(&s)) return *i;
+    if (const uint8_t* u = std::get_if<uint8_t>(&s)) return *u;
+  }
+  return VariantToString(v);
+}
+
+int Subscribe(Client& c, const OpcuaArgs& a, const std::vector<NodeId>& nodes, std::ostream& out, std::ostream& err) {
+  SubscriptionOptions so;
+  so.publishing_interval_ms = a.publishing_ms;
+  // Keep-alive at least every ~second so that Poll returns regularly; lifetime 3x that.
+  so.max_keep_alive_count = std::max<uint32_t>(1, static_cast<uint32_t>(std::ceil(1000.0 / a.publishing_ms)));
+  so.lifetime_count = 3 * so.max_keep_alive_count;
+  auto sub = Subscription::Create(c, so);
+  if (!sub.ok()) {
+    err << "error: " << sub.status().message() << "\n";
+    return kExitServer;
+  }
+  std::vector<MonitorRequest> reqs;
+  for (const NodeId& n : nodes) {
+    MonitorRequest m;
+    m.node = n;
+    m.sampling_interval_ms = a.sampling_ms;
+    m.queue_size = 10;
+    reqs.push_back(m);
+  }
+  auto items = (*sub)->Monitor(reqs);
+  if (!items.ok()) {
+    err << "error: " << items.status().message() << "\n";
+    return kExitServer;
+  }
+  int rc = 0;
+  size_t good = 0;
+  for (const MonitoredItem& it : *items) {
+    if (it.status.IsBad()) {
+      err << fmt::format("error: --node '{}': {}\n", a.nodes[it.client_handle], it.status.Name());
+      rc = kExitServer;
+    } else {
+      ++good;
+    }
+  }
+  if (good == 0) return kExitServer;
+  const auto end = std::chrono::steady_clock::now() +
+                   std::chrono::milliseconds(static_cast<int64_t>(a.duration_s * 1000));
+  while (std::chrono::steady_clock::now() < end) {
+    auto r = (*sub)->Poll(std::chrono::milliseconds(a.timeout_ms));
+    if (!r.ok()) {
+      err << "error: " << r.status().message() << "\n";
+      return kExitServer;
+    }
+    if (r->kind == PublishResult::Kind::kGap) {
+      std::string m;
+      for (uint32_t s : r->missing) m += (m.empty() ? "" : ",") + std::to_string(s);
+      err << fmt::format("warning: notifications lost (sequence numbers {})\n", m);
+      rc = kExitServer;
+    }
+    if (r->kind == PublishResult::Kind::kStatusChange && r->status) {
+      err << fmt::format("error: subscription status {}\n", r->status->Name());
+      return kExitServer;
+    }
+    for (const DataChange& d : r->changes) {
+      const DataValue& v = d.value;
+      const std::string src = v.source_timestamp ? Iso(*v.source_timestamp) : "";
+      const std::string srv = v.server_timestamp ? Iso(*v.server_timestamp) : "";
+      const std::string st = v.status.value_or(opcua::StatusCode{}).Name();
+      const std::string& name = a.nodes[d.client_handle];
+      if (a.json) {
+        json j = {{"node", name}, {"source_time", src}, {"server_time", srv},
+                  {"value", v.value ? ValueJson(*v.value) : json(nullptr)},
+                  {"type", v.value ? std::string(BuiltinTypeName(v.value->type)) : ""}, {"status", st}};
+        out << j.dump() << "\n";
+      } else {
+        out << fmt::format("{}  {}  {}  {}  {}\n", name, src, srv, v.value ? VariantToString(*v.value) : "", st);
+      }
+      out.flush();
+    }
+  }
+  if (Status st = (*sub)->Close(); !st.ok()) {
+    err << "error: " << st.message() << "\n";
+    rc = kExitServer;
+  }
+  return rc;
+}
+
 }  // namespace
 
 int RunOpcua(const OpcuaArgs& a, std::ostream& out, std::ostream& err) {
@@ -168,9 +269,23 @@ int RunOpcua(const OpcuaArgs& a, std::ostream& out, std::ostream& err) {
     return kExitBadInput;
   }
   if (a.command == "endpoints") return Endpoints(a, out, err);
-  if (a.command == "read" && a.nodes.empty()) {
-    err << "error: read: give at least one --node (e.g. --node \"ns=1;s=Line1.Counter\")\n";
+  if ((a.command == "read" || a.command == "subscribe") && a.nodes.empty()) {
+    err << "error: " << a.command << ": give at least one --node (e.g. --node \"ns=1;s=Line1.Counter\")\n";
     return kExitBadInput;
+  }
+  if (a.command == "subscribe") {
+    if (!(a.sampling_ms >= 0)) {
+      err << "error: --sampling-ms must be >= 0, got " << a.sampling_ms << "\n";
+      return kExitBadInput;
+    }
+    if (!(a.publishing_ms > 0)) {
+      err << "error: --publishing-ms must be positive, got " << a.publishing_ms << "\n";
+      return kExitBadInput;
+    }
+    if (!(a.duration_s > 0)) {
+      err << "error: --duration-s must be positive, got " << a.duration_s << "\n";
+      return kExitBadInput;
+    }
   }
   std::vector<ExpandedNodeId> parsed;
   for (size_t i = 0; i < a.nodes.size(); ++i) {
@@ -209,7 +324,9 @@ int RunOpcua(const OpcuaArgs& a, std::ostream& out, std::ostream& err) {
     }
     nodes.push_back(*n);
   }
-  int rc = args.command == "browse" ? Browse(**c, args, nodes, out, err) : Read(**c, args, nodes, out, err);
+  int rc = args.command == "browse"      ? Browse(**c, args, nodes, out, err)
+           : args.command == "subscribe" ? Subscribe(**c, args, nodes, out, err)
+                                         : Read(**c, args, nodes, out, err);
   (*c)->Close();
   return rc;
 }
@@ -217,11 +334,12 @@ int RunOpcua(const OpcuaArgs& a, std::ostream& out, std::ostream& err) {
 void AddOpcuaCommands(CLI::App& app) {
   CLI::App* ua = app.add_subcommand("opcua", "OPC UA commissioning tools");
   ua->require_subcommand(1);
-  for (const char* name : {"endpoints", "browse", "read"}) {
+  for (const char* name : {"endpoints", "browse", "read", "subscribe"}) {
     const std::string cmd = name;
     const char* help = cmd == "endpoints" ? "list the server's endpoints (security, login types, certificate)"
                        : cmd == "browse"  ? "list the children of nodes (default Objects, i=85)"
-                                          : "read the Value of nodes once";
+                       : cmd == "read"    ? "read the Value of nodes once"
+                                          : "subscribe to the Value of nodes and print each data change";
     CLI::App* sub = ua->add_subcommand(cmd, help);
     auto args = std::make_shared<OpcuaArgs>();
     args->command = cmd;
@@ -232,6 +350,11 @@ void AddOpcuaCommands(CLI::App& app) {
       sub->add_option("--password", args->password, "password");
       sub->add_option("--pki", args->pki, "certificate store folder")->capture_default_str();
       sub->add_option("--node", args->nodes, "node id: ns=1;s=x, i=85, nsu=URI;s=x (repeatable)");
+    }
+    if (cmd == "subscribe") {
+      sub->add_option("--sampling-ms", args->sampling_ms, "sampling interval (ms)")->capture_default_str();
+      sub->add_option("--publishing-ms", args->publishing_ms, "publishing interval (ms)")->capture_default_str();
+      sub->add_option("--duration-s", args->duration_s, "how long to listen (s)")->capture_default_str();
     }
     sub->add_option("--timeout-ms", args->timeout_ms, "timeout per request")->capture_default_str();
     sub->add_flag("--json", args->json, "print JSON");

@@ -1,8 +1,11 @@
 #pragma once
-// `plantfloor opcua endpoints|browse|read`: the OPC UA commissioning tool.
+// `plantfloor opcua endpoints|browse|read|subscribe`: the OPC UA commissioning tool.
 //   plantfloor opcua endpoints --endpoint opc.tcp://plc:4840
 //   plantfloor opcua browse    --endpoint URL [--node i=85 ...]
 //   plantfloor opcua read      --endpoint URL --node "ns=1;s=Line1.Counter" [--node "nsu=urn:x;s=y" ...]
+//   plantfloor opcua subscribe --endpoint URL --node ID ... [--sampling-ms 100] [--publishing-ms 100]
+//                              [--duration-s 10]: one line per data change (node, source time, server
+//                              time, value, status); with --json one JSON object per line.
 // Common: [--security none|sign|encrypt] [--user U --password P] [--pki DIR] [--timeout-ms N] [--json].
 // With sign/encrypt the certificate store under --pki (default ./pki) holds the client certificate
 // (created on first use) and the trusted server certificates; an untrusted server's certificate is
@@ -30,6 +33,9 @@ struct OpcuaArgs {
   std::vector<std::string> nodes;
   int timeout_ms = 10000;
   bool json = false;
+  double sampling_ms = 100;    // subscribe
+  double publishing_ms = 100;  // subscribe
+  double duration_s = 10;      // subscribe: how long to print notifications
 };
 
 // Exit code: 0 done, 1 the server or network failed (or refused: untrusted certificate, login), 2 bad arguments.

@@ -80,6 +80,7 @@ class Client {
   void set_limits(const OperationLimits& l) { limits_ = l; }
   const EndpointDescription& endpoint() const { return endpoint_; }
   SecureChannel& channel() { return *channel_; }
+  const NodeId& auth_token() const { return auth_token_; }  // session token for services called outside Client
   int read_calls() const { return read_calls_; }  // Read service calls made
   int browse_calls() const { return browse_calls_; }  // Browse service calls made (BrowseNext not counted)
   int browse_next_calls() const { return browse_next_calls_; }
