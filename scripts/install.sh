@@ -16,6 +16,9 @@ packages=(
   mosquitto mosquitto-clients procps curl
   # SPC: control-chart plots (LGPL/MPL cairo) and the independent R reference computations (tests only)
   libcairo2-dev r-base-core
+  # condition monitoring: FFT (KissFFT, BSD-3) and small linear algebra (Eigen, MPL-2.0 headers); numpy.fft is the
+  # FFT benchmark peer
+  libkissfft-dev libeigen3-dev python3-numpy
   # packaging and service tests: dpkg-shlibdeps (cpack), systemd-analyze
   dpkg-dev systemd
 )
