@@ -1,13 +1,14 @@
 #include <array>
 
 #include "connect/modbus/modbus_source.h"
+#include "connect/mqtt/mqtt_waveform_source.h"
 #include "connect/replay/replay_source.h"
 #include "connect/source.h"
 
 namespace pf {
 
 std::span<const ConnectorInfo> Connectors() {
-  static const std::array<ConnectorInfo, 2> kTable = {ModbusConnector(), ReplayConnector()};
+  static const std::array kTable = {ModbusConnector(), ReplayConnector(), MqttWaveformConnector()};
   return kTable;
 }
 

@@ -1,0 +1,1 @@
+pf_fuzz(fuzz_waveform_block SOURCES fuzz_waveform_block.cpp DEPS pf_connect_mqtt)
