@@ -27,6 +27,9 @@ Result<BlockProcessor> BlockProcessor::Create(BlockProcessorConfig c) {
     return InvalidArgument("block processor: kurtogram_blocks {} and ses_average_blocks {} must be >= 1",
                            c.kurtogram_blocks, c.ses_average_blocks);
   }
+  if (c.kurtogram_phase < 0 || c.kurtogram_phase >= c.kurtogram_blocks)
+    return InvalidArgument("block processor: kurtogram_phase {} must be in 0..{} (kurtogram_blocks - 1)",
+                           c.kurtogram_phase, c.kurtogram_blocks - 1);
   if (!(c.order_tolerance >= 0 && c.order_tolerance < 0.5)) {
     return InvalidArgument("block processor: order_tolerance {} must be in [0, 0.5)", c.order_tolerance);
   }
@@ -99,7 +102,8 @@ Status BlockProcessor::Process(std::span<const float> block, double shaft_hz, Bl
   ring_next_ = (ring_next_ + 1) % blocks;
   ++blocks_seen_;
 
-  if (kurtogram_ && blocks_seen_ % config_.kurtogram_blocks == 0) {
+  if (kurtogram_ && blocks_seen_ >= config_.kurtogram_blocks &&
+      blocks_seen_ % config_.kurtogram_blocks == config_.kurtogram_phase) {
     PF_RETURN_IF_ERROR(RebuildAverage());
   } else if (band_ready_) {
     PF_RETURN_IF_ERROR(envelope_.Compute(block));
@@ -128,6 +132,7 @@ Result<BlockResult> AnalyzeRecord(std::span<const float> samples, double shaft_h
   const auto blocks = static_cast<int>(samples.size() / n);
   config.kurtogram_blocks = std::min(config.kurtogram_blocks, blocks);
   config.ses_average_blocks = std::max(config.ses_average_blocks, blocks);
+  config.kurtogram_phase = 0;  // one record, one channel: nothing to stagger
   PF_ASSIGN_OR_RETURN(BlockProcessor p, BlockProcessor::Create(std::move(config)));
   BlockResult r;
   for (int b = 0; b < blocks; ++b) {

@@ -38,6 +38,10 @@ struct BlockProcessorConfig {
   std::vector<FrequencyBand> energy_bands;    // at most kMaxEnergyBands
   std::optional<FrequencyBand> envelope_band; // fixed band; else the kurtogram's
   int kurtogram_blocks = 10;
+  // 0..kurtogram_blocks-1: the kurtogram runs when blocks_seen % kurtogram_blocks == phase (once the
+  // history is full). Give each channel of one machine a different phase so that their kurtograms
+  // (the one expensive step) do not all fall on the same block.
+  int kurtogram_phase = 0;
   KurtogramOptions kurtogram;
   int ses_average_blocks = 10;
   DiagnosisOptions diagnosis;

@@ -63,6 +63,35 @@ TEST(BlockProcessorTest, NoAllocationPerBlockIncludingKurtograms) {
   EXPECT_GT(r.band_kurtosis, 0.5);
 }
 
+// Channels of one machine get different phases so their kurtograms do not coincide: with 4 blocks
+// per kurtogram and phase 2, the first band is known after block index 5 (blocks_seen 6), and the
+// band is re-chosen at blocks_seen 10 (6 + 4), not at 4, 8, 12.
+TEST(BlockProcessorTest, KurtogramPhaseStaggersTheExpensiveBlock) {
+  const double fr = 29.5;
+  testing::FaultSignal s;
+  s.shaft_hz = fr;
+  s.fault_hz = 3.5848 * fr;
+  s.fs = 12800;
+  s.seconds = 12;
+  s.impact = 1.0;
+  auto x = testing::MakeFaultSignal(s);
+  auto c = Config(s.fs);
+  c.kurtogram_blocks = 4;
+  c.kurtogram_phase = 2;
+  auto p = BlockProcessor::Create(c);
+  ASSERT_TRUE(p.ok()) << p.status().ToString();
+  BlockResult r;
+  for (int b = 0; b < 12; ++b) {
+    ASSERT_TRUE(p->Process(std::span<const float>(x).subspan(b * 12800, 12800), fr, &r).ok());
+    EXPECT_EQ(r.envelope_ready, b >= 5) << b;
+  }
+  EXPECT_EQ(r.diagnosis.location, FaultLocation::kOuterRace);
+  c.kurtogram_phase = 4;
+  EXPECT_EQ(BlockProcessor::Create(c).status().code(), StatusCode::kInvalidArgument);
+  c.kurtogram_phase = -1;
+  EXPECT_EQ(BlockProcessor::Create(c).status().code(), StatusCode::kInvalidArgument);
+}
+
 TEST(BlockProcessorTest, VelocityZoneOrdersAndBands) {
   // 0.1 g at 100 Hz -> v = 0.1 * 9.80665 / (2 pi 100) m/s peak = 1.1036 mm/s RMS, with the
   // 0.01 g 1x line (0.441 mm/s) 1.188 mm/s: zone A (group 2 rigid, A/B 1.4); 0.3 g -> 3.34 mm/s: zone C.
