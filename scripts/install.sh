@@ -19,6 +19,8 @@ packages=(
   # condition monitoring: FFT (KissFFT, BSD-3) and small linear algebra (Eigen, MPL-2.0 headers); numpy.fft is the
   # FFT benchmark peer
   libkissfft-dev libeigen3-dev python3-numpy
+  # inference engine: ONNX protobuf schema (MIT), protobuf (BSD-3), oneDNN (Apache-2.0); ONNX backend node tests
+  libonnx-dev libprotobuf-dev protobuf-compiler libdnnl-dev libonnx-testdata
   # packaging and service tests: dpkg-shlibdeps (cpack), systemd-analyze
   dpkg-dev systemd
 )
