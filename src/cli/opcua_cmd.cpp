@@ -2,13 +2,16 @@
 
 #include <algorithm>
 #include <cmath>
+#include <condition_variable>
 #include <iostream>
 #include <memory>
+#include <mutex>
 
 #include <CLI/CLI.hpp>
 #include <nlohmann/json.hpp>
 
 #include "connect/opcua/client.h"
+#include "connect/opcua/monitor.h"
 #include "connect/opcua/pki.h"
 #include "connect/opcua/subscription.h"
 
@@ -171,60 +174,34 @@ json ValueJson(const Variant& v) {
   return VariantToString(v);
 }
 
-int Subscribe(Client& c, const OpcuaArgs& a, const std::vector<NodeId>& nodes, std::ostream& out, std::ostream& err) {
-  SubscriptionOptions so;
-  so.publishing_interval_ms = a.publishing_ms;
-  // Keep-alive at least every ~second so that Poll returns regularly; lifetime 3x that.
-  so.max_keep_alive_count = std::max<uint32_t>(1, static_cast<uint32_t>(std::ceil(1000.0 / a.publishing_ms)));
-  so.lifetime_count = 3 * so.max_keep_alive_count;
-  auto sub = Subscription::Create(c, so);
-  if (!sub.ok()) {
-    err << "error: " << sub.status().message() << "\n";
-    return kExitServer;
+// Through Monitor (monitor.h): the subscription survives network breaks and server restarts. Data lines go
+// to `out`; lost ranges too (text: "GAP node from to reason", JSON: {"event":"gap",...} per node), since a
+// reader of the values must see them; connection state changes go to `err`. A failure before the first
+// connection ends the command (exit 1): a wrong endpoint is reported at once, not retried.
+int Subscribe(const OpcuaArgs& a, const ClientOptions& client, std::ostream& out, std::ostream& err) {
+  MonitorOptions mo;
+  mo.client = client;
+  mo.subscription.publishing_interval_ms = a.publishing_ms;
+  // Keep-alive at least every ~second; lifetime >= 60 s so that a subscription outlives a short break.
+  mo.subscription.max_keep_alive_count = std::max<uint32_t>(1, static_cast<uint32_t>(std::ceil(1000.0 / a.publishing_ms)));
+  mo.subscription.lifetime_count = std::max<uint32_t>(3 * mo.subscription.max_keep_alive_count,
+                                                      static_cast<uint32_t>(std::ceil(60000.0 / a.publishing_ms)));
+  for (const std::string& n : a.nodes) {
+    MonitorItemSpec it;
+    it.node = n;
+    it.sampling_interval_ms = a.sampling_ms;
+    it.queue_size = 100;  // values kept by the server while the connection is down
+    mo.items.push_back(it);
   }
-  std::vector<MonitorRequest> reqs;
-  for (const NodeId& n : nodes) {
-    MonitorRequest m;
-    m.node = n;
-    m.sampling_interval_ms = a.sampling_ms;
-    m.queue_size = 10;
-    reqs.push_back(m);
-  }
-  auto items = (*sub)->Monitor(reqs);
-  if (!items.ok()) {
-    err << "error: " << items.status().message() << "\n";
-    return kExitServer;
-  }
+  std::mutex mu;  // callbacks run on the Monitor's thread
+  std::condition_variable cv;
+  bool connected_once = false, give_up = false;
   int rc = 0;
-  size_t good = 0;
-  for (const MonitoredItem& it : *items) {
-    if (it.status.IsBad()) {
-      err << fmt::format("error: --node '{}': {}\n", a.nodes[it.client_handle], it.status.Name());
-      rc = kExitServer;
-    } else {
-      ++good;
-    }
-  }
-  if (good == 0) return kExitServer;
-  const auto end = std::chrono::steady_clock::now() +
-                   std::chrono::milliseconds(static_cast<int64_t>(a.duration_s * 1000));
-  while (std::chrono::steady_clock::now() < end) {
-    auto r = (*sub)->Poll(std::chrono::milliseconds(a.timeout_ms));
-    if (!r.ok()) {
-      err << "error: " << r.status().message() << "\n";
-      return kExitServer;
-    }
-    if (r->kind == PublishResult::Kind::kGap) {
-      std::string m;
-      for (uint32_t s : r->missing) m += (m.empty() ? "" : ",") + std::to_string(s);
-      err << fmt::format("warning: notifications lost (sequence numbers {})\n", m);
-      rc = kExitServer;
-    }
-    if (r->kind == PublishResult::Kind::kStatusChange && r->status) {
-      err << fmt::format("error: subscription status {}\n", r->status->Name());
-      return kExitServer;
-    }
-    for (const DataChange& d : r->changes) {
+  std::vector<bool> bad(a.nodes.size(), false);
+  MonitorCallbacks cb;
+  cb.on_data = [&](std::vector<DataChange>&& changes) {
+    std::lock_guard<std::mutex> l(mu);
+    for (const DataChange& d : changes) {
       const DataValue& v = d.value;
       const std::string src = v.source_timestamp ? Iso(*v.source_timestamp) : "";
       const std::string srv = v.server_timestamp ? Iso(*v.server_timestamp) : "";
@@ -238,13 +215,63 @@ int Subscribe(Client& c, const OpcuaArgs& a, const std::vector<NodeId>& nodes, s
       } else {
         out << fmt::format("{}  {}  {}  {}  {}\n", name, src, srv, v.value ? VariantToString(*v.value) : "", st);
       }
-      out.flush();
     }
-  }
-  if (Status st = (*sub)->Close(); !st.ok()) {
-    err << "error: " << st.message() << "\n";
+    out.flush();
+  };
+  cb.on_gap = [&](const MonitorGap& g) {
+    std::lock_guard<std::mutex> l(mu);
+    const std::string from = FormatRfc3339(g.from), to = FormatRfc3339(g.to);
+    for (uint32_t h : g.handles) {
+      if (a.json) {
+        out << json{{"event", "gap"}, {"node", a.nodes[h]}, {"from", from}, {"to", to}, {"reason", g.reason}}.dump() << "\n";
+      } else {
+        out << fmt::format("GAP  {}  {}  {}  {}\n", a.nodes[h], from, to, g.reason);
+      }
+    }
+    out.flush();
     rc = kExitServer;
+  };
+  // Only what happens after the first connection is printed: breaks and recoveries.
+  cb.on_state = [&](MonitorState s, const std::string& m) {
+    std::lock_guard<std::mutex> l(mu);
+    if (!connected_once) {
+      if (s == MonitorState::kConnected) connected_once = true;
+      if (s == MonitorState::kDisconnected) {
+        err << "error: " << m << "\n";
+        rc = kExitServer;
+        give_up = true;
+        cv.notify_all();
+      }
+      return;
+    }
+    if (s == MonitorState::kStopped) return;
+    if (a.json) {
+      err << json{{"event", "state"}, {"state", MonitorStateName(s)}, {"message", m}, {"time", FormatRfc3339(Now())}}.dump() << "\n";
+    } else {
+      err << fmt::format("{}  {}: {}\n", FormatRfc3339(Now()), MonitorStateName(s), m);
+    }
+  };
+  cb.on_item_error = [&](uint32_t h, opcua::StatusCode st, const std::string& m) {
+    std::lock_guard<std::mutex> l(mu);
+    err << fmt::format("error: --node '{}': {}\n", a.nodes[h], st.Name());
+    rc = kExitServer;
+    bad[h] = true;
+    if (std::all_of(bad.begin(), bad.end(), [](bool b) { return b; })) {
+      give_up = true;
+      cv.notify_all();
+    }
+  };
+  auto m = Monitor::Start(std::move(mo), std::move(cb));
+  if (!m.ok()) {
+    err << "error: " << m.status().message() << "\n";
+    return kExitBadInput;
   }
+  {
+    std::unique_lock<std::mutex> l(mu);
+    cv.wait_for(l, std::chrono::milliseconds(static_cast<int64_t>(a.duration_s * 1000)), [&] { return give_up; });
+  }
+  (*m)->Stop();
+  std::lock_guard<std::mutex> l(mu);
   return rc;
 }
 
@@ -310,6 +337,7 @@ int RunOpcua(const OpcuaArgs& a, std::ostream& out, std::ostream& err) {
     o.user = a.user;
     o.password = a.password;
   }
+  if (args.command == "subscribe") return Subscribe(args, o, out, err);
   auto c = Client::Connect(o);
   if (!c.ok()) {
     err << "error: " << c.status().message() << "\n";
@@ -325,7 +353,6 @@ int RunOpcua(const OpcuaArgs& a, std::ostream& out, std::ostream& err) {
     nodes.push_back(*n);
   }
   int rc = args.command == "browse"      ? Browse(**c, args, nodes, out, err)
-           : args.command == "subscribe" ? Subscribe(**c, args, nodes, out, err)
                                          : Read(**c, args, nodes, out, err);
   (*c)->Close();
   return rc;

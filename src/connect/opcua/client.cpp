@@ -114,6 +114,7 @@ Result<std::unique_ptr<Client>> Client::Connect(ClientOptions options) {
     if (co.server_certificate.empty()) return FailedPrecondition("{}: the endpoint carries no server certificate", co.endpoint_url);
     PF_RETURN_IF_ERROR(store.CheckServerCertificate(co.server_certificate, addr.host, chosen->server.application_uri));
   }
+  c->channel_options_ = co;
   PF_ASSIGN_OR_RETURN(c->channel_, SecureChannel::Open(std::move(co)));
   PF_RETURN_IF_ERROR(c->CreateAndActivate());
   PF_RETURN_IF_ERROR(c->RefreshNamespaces());
@@ -122,6 +123,11 @@ Result<std::unique_ptr<Client>> Client::Connect(ClientOptions options) {
 }
 
 Status Client::CreateAndActivate() {
+  PF_RETURN_IF_ERROR(CreateSession());
+  return ActivateSession();
+}
+
+Status Client::CreateSession() {
   const SecureChannel& ch = *channel_;
   const SecurityPolicy& p = ch.policy();
   const bool secure = !p.is_none();
@@ -153,11 +159,18 @@ Status Client::CreateAndActivate() {
     if (!v.ok()) return PermissionDenied("CreateSession: server signature does not verify: {}", v.message());
   }
   auth_token_ = session.authentication_token;
+  server_nonce_ = session.server_nonce;
+  return Status::Ok();
+}
 
+Status Client::ActivateSession() {
+  const SecureChannel& ch = *channel_;
+  const SecurityPolicy& p = ch.policy();
+  const bool secure = !p.is_none();
   ActivateSessionRequest as;
   as.locale_ids = {"en"};
   if (secure) {
-    std::string to_sign = session.server_certificate + session.server_nonce;
+    std::string to_sign = AsString(ch.options().server_certificate) + server_nonce_;
     PF_ASSIGN_OR_RETURN(Bytes sig, p.AsymmetricSign(ch.options().own.key, AsBytes(to_sign)));
     as.client_signature = SignatureData{std::string(p.asymmetric_signature_uri()), AsString(sig)};
   }
@@ -189,7 +202,7 @@ Status Client::CreateAndActivate() {
         return FailedPrecondition("ActivateSession: the user token policy needs encryption but the endpoint has no certificate");
       }
       PF_ASSIGN_OR_RETURN(RsaKey key, RsaKey::FromCertificateDer(AsBytes(endpoint_.server_certificate)));
-      PF_ASSIGN_OR_RETURN(Bytes secret, EncryptTokenSecret(*tp, key, AsBytes(opt_.password), AsBytes(session.server_nonce)));
+      PF_ASSIGN_OR_RETURN(Bytes secret, EncryptTokenSecret(*tp, key, AsBytes(opt_.password), AsBytes(server_nonce_)));
       tok.password = AsString(secret);
       tok.encryption_algorithm = std::string(tp->asymmetric_encryption_uri());
     }
@@ -203,6 +216,7 @@ Status Client::CreateAndActivate() {
     }
     return activated.status();
   }
+  server_nonce_ = activated->server_nonce;
   return Status::Ok();
 }
 
@@ -327,6 +341,25 @@ Result<NodeId> Client::Resolve(const ExpandedNodeId& id) const {
 Result<NodeId> Client::ResolveNodeId(std::string_view text) const {
   PF_ASSIGN_OR_RETURN(ExpandedNodeId id, ParseExpandedNodeId(text));
   return Resolve(id);
+}
+
+Status Client::ReopenChannel() {
+  if (channel_) channel_->Close();
+  // On failure the old (closed) channel stays, so channel() remains valid and answers kUnavailable.
+  PF_ASSIGN_OR_RETURN(auto ch, SecureChannel::Open(channel_options_));
+  if (channel_) past_renewals_ += channel_->renewals();
+  channel_ = std::move(ch);
+  return Status::Ok();
+}
+
+Status Client::ReactivateSession() {
+  if (auth_token_.IsNull()) return FailedPrecondition("ActivateSession: no session to reactivate");
+  return ActivateSession();
+}
+
+Status Client::NewSession() {
+  auth_token_ = NodeId{};
+  return CreateAndActivate();
 }
 
 void Client::Close() {

@@ -74,6 +74,21 @@ class Client {
 
   void Close();  // CloseSession + CloseSecureChannel; idempotent
 
+  // Recovery after a broken connection (used by Monitor, monitor.h). ReopenChannel opens a new secure
+  // channel with the options of the first one (same endpoint, security and certificates); the session
+  // is kept. ReactivateSession then moves the existing session to the new channel (ActivateSession
+  // with its authentication token, OPC 10000-4 §5.6.3); when the server no longer knows the session it
+  // fails (kUnavailable, "BadSessionIdInvalid" in the message) and NewSession creates and activates a
+  // fresh one. Client services (Read, Browse, ...) use whichever channel is current, so objects that
+  // hold a Client& (Subscription) stay bound across a reconnect.
+  Status ReopenChannel();
+  Status ReactivateSession();
+  Status NewSession();
+  // Reads the OperationLimits again (after a server restart).
+  Status RefreshLimits() { return ReadLimits(); }
+  // Security token renewals of the channels closed by ReopenChannel plus those of the current one.
+  int total_channel_renewals() const { return past_renewals_ + (channel_ ? channel_->renewals() : 0); }
+
   const std::vector<std::string>& namespaces() const { return namespaces_; }
   const OperationLimits& limits() const { return limits_; }
   // Test hook: pretend the server announced smaller limits.
@@ -89,6 +104,8 @@ class Client {
  private:
   Client() = default;
   Status CreateAndActivate();
+  Status CreateSession();
+  Status ActivateSession();
   Status ReadLimits();
   template <typename Resp, typename Req>
   Result<Resp> Call(Req req);
@@ -96,7 +113,10 @@ class Client {
   ClientOptions opt_;
   EndpointDescription endpoint_;
   std::unique_ptr<SecureChannel> channel_;
+  ChannelOptions channel_options_;  // what ReopenChannel opens again
   NodeId auth_token_;
+  std::string server_nonce_;        // the last one from CreateSession / ActivateSession
+  int past_renewals_ = 0;
   std::vector<std::string> namespaces_;
   OperationLimits limits_;
   int read_calls_ = 0;

@@ -203,6 +203,40 @@ Result<PublishResult> Subscription::Poll(std::chrono::milliseconds timeout) {
   return r;
 }
 
+Result<PublishResult> Subscription::Republish(uint32_t sequence_number) {
+  if (!open_) return FailedPrecondition("subscription is closed");
+  RepublishRequest req;
+  req.subscription_id = id_;
+  req.retransmit_sequence_number = sequence_number;
+  PF_ASSIGN_OR_RETURN(auto resp, Call<RepublishResponse>(std::move(req)));
+  const NotificationMessage& m = resp.notification_message;
+  if (m.sequence_number != sequence_number) {
+    return DataLoss("RepublishResponse: message {} for requested {}", m.sequence_number, sequence_number);
+  }
+  PF_ASSIGN_OR_RETURN(PublishResult r, Convert(m));
+  if (!m.IsKeepAlive()) acks_.push_back(SubscriptionAcknowledgement{id_, sequence_number});
+  // Forward distance from the expected number (with the wrap that skips 0): at or past it moves it on.
+  const uint32_t next = seq_.next();
+  const uint64_t dist = sequence_number >= next ? uint64_t{sequence_number} - next
+                                                : (uint64_t{0xFFFFFFFFu} - next) + sequence_number;
+  if (dist <= SequenceTracker::kMaxGap) seq_ = SequenceTracker(After(sequence_number));
+  return r;
+}
+
+Result<std::vector<uint32_t>> Subscription::Transfer(bool send_initial_values) {
+  if (!open_) return FailedPrecondition("subscription is closed");
+  TransferSubscriptionsRequest req;
+  req.subscription_ids = {id_};
+  req.send_initial_values = send_initial_values;
+  PF_ASSIGN_OR_RETURN(auto resp, Call<TransferSubscriptionsResponse>(std::move(req)));
+  if (resp.results.size() != 1) {
+    return DataLoss("TransferSubscriptionsResponse: {} results for 1 subscription", resp.results.size());
+  }
+  const TransferResult& r = resp.results[0];
+  if (r.status_code.IsBad()) return Unavailable("TransferSubscriptions {}: {}", id_, r.status_code.Name());
+  return r.available_sequence_numbers;
+}
+
 Status Subscription::Close() {
   if (!open_) return Status::Ok();
   open_ = false;

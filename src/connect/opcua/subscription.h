@@ -109,6 +109,18 @@ class Subscription {
 
   Status Close();  // DeleteSubscriptions; idempotent
 
+  // Recovery (monitor.h). Republish asks the server for one NotificationMessage from its
+  // retransmission queue (OPC 10000-4 §5.13.6) and returns it like Poll (kData / kKeepAlive; it is
+  // acknowledged with the next Publish); kUnavailable with "BadMessageNotAvailable" when the server no
+  // longer has it. A number at or past next_sequence() moves the expected number past it.
+  Result<PublishResult> Republish(uint32_t sequence_number);
+  // TransferSubscriptions of this subscription to the client's current session (after
+  // Client::NewSession); returns the sequence numbers still in the server's retransmission queue.
+  // kUnavailable with the status name (e.g. "BadSubscriptionIdInvalid") when the server refuses.
+  Result<std::vector<uint32_t>> Transfer(bool send_initial_values);
+  // The sequence number the next data message should carry.
+  uint32_t next_sequence() const { return seq_.next(); }
+
   uint32_t id() const { return id_; }
   double revised_publishing_interval_ms() const { return revised_interval_; }
   uint32_t revised_lifetime_count() const { return revised_lifetime_; }
