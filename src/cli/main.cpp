@@ -8,6 +8,7 @@
 #include "cli/modbus_cmd.h"
 #include "cli/opcua_cmd.h"
 #include "cli/spc_cmd.h"
+#include "cli/vib_cmd.h"
 #include "core/log.h"
 #include "runtime/config_loader.h"
 #include "runtime/plant_config.h"
@@ -143,6 +144,7 @@ int main(int argc, char** argv) {
   pf::AddModbusCommands(app);
   pf::AddOpcuaCommands(app);
   pf::AddSpcCommand(app);
+  pf::AddVibCommand(app);
 
   try {
     app.parse(argc, argv);
@@ -155,5 +157,5 @@ int main(int argc, char** argv) {
     std::cout << pf::ConfigReferenceMarkdown();
     return 0;
   }
-  return 0;  // `modbus read`, `opcua` and `spc` ran in their callbacks and exited with their own codes
+  return 0;  // `modbus read`, `opcua`, `spc` and `vib` ran in their callbacks and exited with their own codes
 }

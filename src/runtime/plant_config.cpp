@@ -21,6 +21,7 @@ constexpr FieldSpec kRootSpec[] = {
     {"sources", FieldType::kTableArray, false, "", "connections to machines and files"},
     {"alerts", FieldType::kTable, false, "", "alert engine settings and threshold rules"},
     {"spc", FieldType::kTable, false, "", "live control charts on tags"},
+    {"condition", FieldType::kTable, false, "", "vibration condition monitors on waveform tags"},
 };
 constexpr FieldSpec kPlantSpec[] = {
     {"name", FieldType::kString, false, "plant", "plant name, shown by the API"},
@@ -363,6 +364,64 @@ Status ReadSpc(const ConfigNode& root, PlantConfig& pc) {
   return Status::Ok();
 }
 
+// [[condition.monitors]]: each on a declared waveform tag (and speed tag); declares the derived
+// tags "<tag>.<suffix>" (before the alert rules and charts are read, so they can watch them) and
+// gives the monitor's alerts an engine source config.
+Status ReadCondition(const ConfigNode& root, PlantConfig& pc, std::map<std::string, const ConfigNode*>& tag_names) {
+  const ConfigNode& table = Sub(root, "condition");
+  ConfigReader r(table, ConditionSpec());
+  PF_RETURN_IF_ERROR(r.Check());
+  std::map<std::string, const ConfigNode*> names;
+  auto find_tag = [&](const std::string& name) {
+    return std::find_if(pc.tags.begin(), pc.tags.end(), [&](const TagDef& t) { return t.name == name; });
+  };
+  for (const ConfigNode* cn : Items(table, "monitors")) {
+    PF_ASSIGN_OR_RETURN(ConditionMonitorEntry e, ReadConditionMonitor(*cn));
+    apps::ConditionMonitorConfig& c = e.monitor;
+    for (const std::string* key : {&c.tag, &e.speed_tag}) {
+      if (key->empty() || find_tag(*key) != pc.tags.end()) continue;
+      std::string msg = fmt::format("unknown tag '{}'; a monitor watches tags declared under [[sources.tags]] or a template", *key);
+      std::string nearest;
+      size_t best = 4;
+      for (const TagDef& t : pc.tags)
+        if (size_t d = EditDistance(t.name, *key); d < best) best = d, nearest = t.name;
+      if (!nearest.empty()) msg += fmt::format(" (did you mean '{}'?)", nearest);
+      return ConfigError(*cn->Find(key == &c.tag ? "tag" : "speed_tag"), msg);
+    }
+    const TagDef wave = *find_tag(c.tag);
+    if (c.asset.empty()) c.asset = wave.asset_id;
+    if (c.asset.empty() || !pc.FindAsset(c.asset)) {
+      std::string msg = fmt::format("unknown asset '{}'; {}", c.asset, AssetList(pc));
+      const ConfigNode* an = cn->Find("asset");
+      return an ? ConfigError(*an, msg) : ConfigErrorKey(*cn, "asset", msg);
+    }
+    if (auto it = names.find(c.name); it != names.end())
+      return ConfigError(*cn, fmt::format("duplicate monitor name '{}' (first defined at {}); give each monitor a name",
+                                          c.name, it->second->loc.ToString()));
+    names[c.name] = cn;
+    for (int d = 0; d < apps::kDerivedCount; ++d) {
+      TagDef t;
+      t.id = static_cast<TagId>(pc.tags.size());
+      t.name = fmt::format("{}.{}", c.tag, apps::DerivedSuffix(static_cast<apps::Derived>(d)));
+      if (tag_names.count(t.name))
+        return ConfigError(*cn, fmt::format("derived tag '{}' of monitor '{}' is already declared", t.name, c.name));
+      t.asset_id = c.asset;
+      t.unit = std::string(apps::DerivedUnit(static_cast<apps::Derived>(d)));
+      t.description = fmt::format("{} of {} (condition monitor '{}')", apps::DerivedSuffix(static_cast<apps::Derived>(d)),
+                                  c.tag, c.name);
+      t.source = wave.source;
+      tag_names[t.name] = cn;
+      pc.tags.push_back(std::move(t));
+    }
+    alerts::ConditionConfig cc;
+    cc.priority = c.priorities.bearing;
+    cc.suppress_in_states = e.suppress_in_states;
+    pc.alerts.engine.sources["condition:" + c.name] = cc;
+    pc.condition_monitors.push_back(std::move(e));
+  }
+  return Status::Ok();
+}
+
 }  // namespace
 
 const Asset* PlantConfig::FindAsset(std::string_view id) const {
@@ -518,6 +577,7 @@ Result<PlantConfig> BuildPlantConfig(ConfigNode root_in) {
       PF_RETURN_IF_ERROR(b.AddTag(*it, *tt, tr, id + "." + tt->Find("name")->s, id));
     }
   }
+  PF_RETURN_IF_ERROR(ReadCondition(root, pc, b.tag_names));
   PF_RETURN_IF_ERROR(ReadAlerts(root, pc, b.tag_names));
   PF_RETURN_IF_ERROR(ReadSpc(root, pc));
   return pc;
@@ -556,6 +616,8 @@ std::string ConfigReferenceMarkdown() {
   section("[[alerts.rules]]", alerts::ThresholdRuleSpec());
   section("[spc]", SpcSpec());
   section("[[spc.charts]]", SpcChartSpec());
+  section("[condition]", ConditionSpec());
+  section("[[condition.monitors]]", ConditionMonitorSpec());
   for (const auto& c : Connectors()) {
     out += fmt::format("### type = \"{}\"\n\n{}\n\n", c.type, c.help);
     section(fmt::format("[[sources]] type = \"{}\"", c.type), c.source_spec);

@@ -9,6 +9,7 @@
 
 #include "alerts/alert_types.h"
 #include "alerts/labels.h"
+#include "runtime/condition_config.h"
 #include "runtime/spc_config.h"
 #include "alerts/threshold_rule.h"
 #include "connect/source.h"
@@ -81,6 +82,7 @@ struct PlantConfig {
   std::vector<SourceConfig> sources;
   AlertsConfig alerts;
   std::vector<SpcChartConfig> spc_charts;
+  std::vector<ConditionMonitorEntry> condition_monitors;
 
   const Asset* FindAsset(std::string_view id) const;
 };

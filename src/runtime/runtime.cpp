@@ -60,6 +60,7 @@ Result<std::unique_ptr<Runtime>> Runtime::Create(PlantConfig config, MetricsRegi
   PF_ASSIGN_OR_RETURN(rt->sources_, CreateSources(pc, metrics));
   PF_ASSIGN_OR_RETURN(rt->alerts_, AlertService::Create(pc, *rt->store_));
   PF_ASSIGN_OR_RETURN(rt->spc_, SpcService::Create(pc, *rt->store_));
+  PF_ASSIGN_OR_RETURN(rt->condition_, ConditionService::Create(pc, *rt->store_));
 
   rt->samples_in_ = &metrics.GetCounter("pf_bus_samples_total", "samples accepted on the bus");
   rt->samples_stored_ = &metrics.GetCounter("pf_history_samples_written_total", "samples written to the history store");
@@ -109,6 +110,7 @@ Result<std::unique_ptr<Runtime>> Runtime::Create(PlantConfig config, MetricsRegi
         rt->alerts_->AddRoutes(*rt->api_, [self](std::vector<Event> e) { return self->EmitDurable(std::move(e)); }));
     PF_RETURN_IF_ERROR(
         rt->spc_->AddRoutes(*rt->api_, [self](std::vector<Event> e) { return self->EmitDurable(std::move(e)); }));
+    if (!rt->condition_->empty()) PF_RETURN_IF_ERROR(rt->condition_->AddRoutes(*rt->api_));
   }
   return rt;
 }
@@ -306,6 +308,7 @@ void Runtime::ProcessLoop() {
         s.sub = block->sub;
         block_samples.assign(1, std::move(s));
         HandleSamples(block_samples, pending);
+        if (!condition_->empty()) HandleCondition(*block, pending);
       } else if (auto* ev = std::get_if<Event>(&item)) {
         HandleEvent(*ev, pending);
       } else if (auto* durable = std::get_if<DurableEvents>(&item)) {
@@ -340,6 +343,7 @@ void Runtime::HandleSamples(std::vector<Sample>& batch, CommitBatch& pending) {
       continue;
     }
     samples_in_->Inc();
+    if (!condition_->empty()) condition_->OnSpeed(s);
     TagSnapshot& snap = snapshots_[s.tag];
     snap.latest = s;
     ++snap.samples;
@@ -378,6 +382,34 @@ void Runtime::HandleSamples(std::vector<Sample>& batch, CommitBatch& pending) {
   }
   AppendAlertEvents(alert_events, pending);
   AppendSpcEvents(spc_events, pending);
+}
+
+void Runtime::HandleCondition(const Block& block, CommitBatch& pending) {
+  ConditionService::Output out;
+  condition_->OnBlock(block, out);
+  if (!out.samples.empty()) HandleSamples(out.samples, pending);  // derived tags: history, rules, SPC
+  if (out.conditions.empty() && out.events.empty()) return;
+  std::vector<Event> alert_events;
+  std::lock_guard lk(state_mu_);
+  for (apps::ConditionChange& c : out.conditions) {
+    if (const std::string& key = alerts_->MachineStateKey(c.update.asset); !key.empty())
+      if (auto ctx = contexts_.find(c.update.asset); ctx != contexts_.end())
+        if (auto v = ctx->second.find(key); v != ctx->second.end()) c.update.machine_state = v->second;
+    size_t first = alert_events.size();
+    alerts_->Evaluate(c.update, alert_events);
+    if (c.evidence_json.empty()) continue;
+    // The evidence (matched lines, amplitudes, SNR, margin; sensor figures) goes into the payload
+    // of the alert transitions this update caused.
+    auto evidence = nlohmann::json::parse(c.evidence_json, nullptr, false);
+    for (size_t i = first; i < alert_events.size(); ++i) {
+      auto payload = nlohmann::json::parse(alert_events[i].payload_json, nullptr, false);
+      if (!payload.is_object() || payload.value("cause", "") != c.update.cause) continue;
+      payload["evidence"] = evidence;
+      alert_events[i].payload_json = payload.dump();
+    }
+  }
+  AppendAlertEvents(alert_events, pending);
+  AppendSpcEvents(out.events, pending);  // baseline events: same handling (context, count)
 }
 
 // Called with state_mu_ held: limit_change events of the SPC charts, with the asset's context.
@@ -431,6 +463,8 @@ void Runtime::TickAlerts(CommitBatch& pending) {
   }
   if (!spc_->empty())
     for (auto& [k, v] : spc_->TakeStateIfChanged()) pending.state[k] = std::move(v);
+  if (!condition_->empty())
+    for (auto& [k, v] : condition_->TakeStateIfChanged()) pending.state[k] = std::move(v);
   AppendAlertEvents(events, pending);
   for (auto& [k, v] : alerts_->TakeStateIfChanged()) pending.state[k] = std::move(v);
 }

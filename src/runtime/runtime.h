@@ -22,6 +22,7 @@
 #include "core/bounded_queue.h"
 #include "core/metrics.h"
 #include "runtime/alert_service.h"
+#include "runtime/condition_service.h"
 #include "runtime/plant_config.h"
 #include "runtime/spc_service.h"
 #include "store/store.h"
@@ -89,6 +90,8 @@ class Runtime final : public RuntimeView, public SampleSink {
   void TickAlerts(CommitBatch& pending);
   void AppendAlertEvents(std::vector<Event>& events, CommitBatch& pending);
   void AppendSpcEvents(std::vector<Event>& events, CommitBatch& pending);
+  // A waveform block through the condition monitors: derived samples, alerts with evidence, events.
+  void HandleCondition(const Block& block, CommitBatch& pending);
   ApiResponse OutboxResponse() const;
 
   PlantConfig config_;
@@ -103,6 +106,7 @@ class Runtime final : public RuntimeView, public SampleSink {
   ChangeFilter filter_;  // processor thread only
   std::unique_ptr<AlertService> alerts_;  // engine guarded inside; rules on the processor thread
   std::unique_ptr<SpcService> spc_;       // live charts (processor thread) and their API
+  std::unique_ptr<ConditionService> condition_;  // vibration monitors (processor thread) and their API
 
   mutable std::mutex state_mu_;  // guards snapshots_, contexts_, source_states_
   std::vector<TagSnapshot> snapshots_;  // index == TagId

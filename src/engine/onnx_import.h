@@ -1,0 +1,32 @@
+#pragma once
+// ONNX import: a ModelProto (file or bytes) becomes a Graph (engine/graph.h).
+//
+// Accepted: the default domain at opsets 11-17; initializers and Constant nodes of type float,
+// int64, int32, uint8, int8 and bool stored inline (typed fields or raw_data). Every rejection
+// is a Status that names what and where: a file that is not ONNX, an unsupported opset, an
+// operator this engine does not run (node and op named), a tensor whose data does not match its
+// shape, a value nobody produces, a cycle. Protobuf is touched only in onnx_import.cpp.
+#include <string>
+#include <string_view>
+
+#include "core/status.h"
+#include "engine/graph.h"
+
+namespace pf::engine {
+
+struct ImportOptions {
+  // Reject nodes whose op the reference interpreter cannot run (engine/ops.h). Off only for
+  // tools that list a model's operators.
+  bool require_supported_ops = true;
+};
+
+Result<Graph> LoadModelFromBytes(std::string_view bytes, const ImportOptions& options = {});
+Result<Graph> LoadModelFromFile(const std::string& path, const ImportOptions& options = {});
+// A serialized onnx.TensorProto (the test_data_set_N/*.pb files) as a Tensor; `what` names it in errors.
+Result<Tensor> LoadTensorFromBytes(std::string_view bytes, const std::string& what);
+Result<Tensor> LoadTensorFromFile(const std::string& path);
+
+constexpr int64_t kMinOpset = 11;
+constexpr int64_t kMaxOpset = 17;
+
+}  // namespace pf::engine
