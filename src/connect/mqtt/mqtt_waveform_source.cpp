@@ -7,13 +7,13 @@
 #include <cstdlib>
 #include <mutex>
 #include <optional>
-#include <random>
 #include <thread>
 
 #include <mqtt/async_client.h>
 #include <nlohmann/json.hpp>
 
 #include "connect/mqtt/waveform_block.h"
+#include "core/backoff.h"
 #include "core/log.h"
 
 namespace pf {
@@ -109,8 +109,7 @@ class MqttWaveformSource final : public Source {
         duplicate_(m.GetCounter("pf_waveform_blocks_duplicate_total", "waveform blocks received twice (dropped)",
                                 {{"source", cfg_.name}})),
         reconnects_(m.GetCounter("pf_mqtt_reconnects_total", "MQTT reconnects after a lost connection",
-                                 {{"source", cfg_.name}})),
-        rng_(std::hash<std::string>{}(cfg_.name)) {
+                                 {{"source", cfg_.name}})) {
     tag_bad_.assign(cfg_.tags.size(), false);
   }
   ~MqttWaveformSource() override { Stop(); }
@@ -154,17 +153,15 @@ class MqttWaveformSource final : public Source {
 
   void Run() {
     client_->start_consuming();
-    Duration backoff = cfg_.reconnect_min;
+    Backoff backoff(cfg_.reconnect_min, cfg_.reconnect_max, std::hash<std::string>{}(cfg_.name));
     while (!Stopping()) {
       Status s = Connect();
       if (!s.ok()) {
         MarkDown(s.message());
-        std::uniform_real_distribution<double> jitter(0.8, 1.2);
-        if (!WaitFor(std::chrono::duration_cast<Duration>(backoff * jitter(rng_)))) break;
-        backoff = std::min(backoff * 2, cfg_.reconnect_max);
+        if (!WaitFor(backoff.Next())) break;
         continue;
       }
-      backoff = cfg_.reconnect_min;
+      backoff.Reset();
       MarkUp();
       // Consume until the connection is lost (paho queues an empty message) or Stop().
       while (!Stopping()) {
@@ -316,7 +313,6 @@ class MqttWaveformSource final : public Source {
   Counter& missing_;
   Counter& duplicate_;
   Counter& reconnects_;
-  std::mt19937_64 rng_;
   std::unique_ptr<mqtt::async_client> client_;
   SampleSink* sink_ = nullptr;
   std::thread thread_;

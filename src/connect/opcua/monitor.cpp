@@ -9,6 +9,7 @@
 
 #include <fmt/format.h>
 
+#include "core/backoff.h"
 #include "core/log.h"
 
 namespace pf::opcua {
@@ -92,7 +93,6 @@ struct Monitor::Impl {
   std::atomic<MonitorState> state{MonitorState::kConnecting};
 
   // Owned by the thread.
-  std::mt19937_64 rng{std::random_device{}()};
   std::unique_ptr<Client> client;
   std::unique_ptr<Subscription> sub;
   std::vector<uint32_t> handle_item;  // subscription client handle -> item index
@@ -442,7 +442,7 @@ void Monitor::Impl::Shutdown() {
 }
 
 void Monitor::Impl::Run() {
-  std::chrono::milliseconds backoff = opt.reconnect_min;
+  Backoff backoff(opt.reconnect_min, opt.reconnect_max, std::random_device{}());
   bool connected = false;
   SetState(MonitorState::kConnecting, fmt::format("connecting to {}", opt.client.endpoint_url));
   while (!Stopping()) {
@@ -460,14 +460,11 @@ void Monitor::Impl::Run() {
         }
         SetState(MonitorState::kDisconnected, st.message());
         // Backoff with jitter, so that many clients of one restarted server do not retry in step.
-        std::uniform_real_distribution<double> jitter(0.5, 1.0);
-        auto wait = std::chrono::milliseconds(static_cast<int64_t>(static_cast<double>(backoff.count()) * jitter(rng)));
-        if (!Sleep(wait)) break;
-        backoff = std::min(backoff * 2, opt.reconnect_max);
+        if (!Sleep(std::chrono::duration_cast<std::chrono::milliseconds>(backoff.Next()))) break;
         continue;
       }
       connected = true;
-      backoff = opt.reconnect_min;
+      backoff.Reset();
     }
     Status st = PollOnce();
     Count([](MonitorStats&) {});
