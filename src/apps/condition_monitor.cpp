@@ -78,6 +78,8 @@ Status ConditionMonitorConfig::Validate() const {
   if (bearing.elements <= 0) return InvalidArgument("bearing: no geometry (give bearing = \"6205\" or geometry)");
   PF_RETURN_IF_ERROR_CTX(dsp::ValidateZoneBoundaries(zones), "zones");
   if (kurtogram_blocks < 1) return InvalidArgument("kurtogram_blocks: must be >= 1, got {}", kurtogram_blocks);
+  if (kurtogram_phase < 0 || kurtogram_phase >= kurtogram_blocks)
+    return InvalidArgument("kurtogram_phase: must be in [0, kurtogram_blocks = {}), got {}", kurtogram_blocks, kurtogram_phase);
   if (ses_average_blocks < 1) return InvalidArgument("ses_average_blocks: must be >= 1, got {}", ses_average_blocks);
   if (diagnosis_blocks < 1) return InvalidArgument("diagnosis_blocks: must be >= 1, got {}", diagnosis_blocks);
   if (anomaly_blocks < 1) return InvalidArgument("anomaly_blocks: must be >= 1, got {}", anomaly_blocks);
@@ -172,6 +174,9 @@ Result<std::unique_ptr<ConditionMonitor>> ConditionMonitor::Create(ConditionMoni
   b.regimes.transient.min_speed_fraction = config.min_speed_fraction;
   b.false_alarm_rate = config.false_alarm_rate;
   b.threshold = config.threshold;
+  // Overlapping windows share samples: only block / hop of them are independent.
+  const double hop = config.hop_s > 0 ? config.hop_s : config.block_s;
+  b.effective_sample_fraction = std::min(1.0, hop / config.block_s);
   auto trainer = detect::BaselineTrainer::Create(b);
   if (!trainer.ok()) return trainer.status().WithContext(fmt::format("condition monitor '{}': baseline", config.name));
   s->trainer.emplace(std::move(*trainer));
@@ -194,6 +199,7 @@ Status ConditionMonitor::State::MakeWindows(double rate) {
   pc.zones = cfg.zones;
   pc.envelope_band = cfg.envelope_band;
   pc.kurtogram_blocks = cfg.kurtogram_blocks;
+  pc.kurtogram_phase = cfg.kurtogram_phase;
   pc.ses_average_blocks = cfg.ses_average_blocks;
   auto made = dsp::BlockProcessor::Create(pc);
   if (!made.ok()) return made.status().WithContext(fmt::format("condition monitor '{}'", cfg.name));

@@ -28,7 +28,10 @@
 //      the runtime can keep it across restarts.
 // With hop < block, windows share samples: the envelope diagnosis runs on disjoint windows only
 // (one every block / hop windows), and anomaly_blocks counts disjoint windows, i.e. k of them are
-// (k - 1) * block / hop + 1 consecutive overlapping windows over the threshold.
+// (k - 1) * block / hop + 1 consecutive overlapping windows over the threshold. The baseline
+// counts overlapping windows as hop / block independent samples each (its minimum sample count
+// and the F-law threshold use that), so 41 windows cut from 3 s of signal are not taken for 41
+// observations of the machine.
 // Conditions are reported active on every window they hold and inactive once when they clear.
 //
 // Not thread-safe: one monitor per channel, used by one thread.
@@ -87,6 +90,9 @@ struct ConditionMonitorConfig {
   dsp::ZoneBoundaries zones = dsp::DefaultZoneBoundaries(dsp::MachineGroup::kGroup2, dsp::Foundation::kRigid);
   std::optional<dsp::FrequencyBand> envelope_band;  // else the kurtogram's
   int kurtogram_blocks = 10;
+  // The kurtogram (the one expensive step) runs on the windows where count % kurtogram_blocks ==
+  // phase; the runtime gives its monitors phases round-robin so that they do not all fall on one window.
+  int kurtogram_phase = 0;
   int ses_average_blocks = 10;
   int diagnosis_blocks = 3;   // consecutive diagnoses (disjoint windows) naming one location before it is raised
   dsp::SensorHealthOptions sensor;

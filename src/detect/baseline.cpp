@@ -46,8 +46,12 @@ double EmpiricalThreshold(std::vector<double> scores, double alpha) {
   return scores[k - 1];
 }
 
-double FLawThreshold(size_t n_in, size_t p_in, double alpha) {
-  const double n = static_cast<double>(n_in), p = static_cast<double>(p_in);
+// n windows with hop / window = f span (n - 1) f + 1 windows' worth of signal: that many are independent.
+double EffectiveSamples(size_t n, double f) { return n == 0 ? 0.0 : static_cast<double>(n - 1) * f + 1.0; }
+
+// n_in may be fractional: the effective number of independent samples.
+double FLawThreshold(double n_in, size_t p_in, double alpha) {
+  const double n = n_in, p = static_cast<double>(p_in);
   return p * (n + 1) * (n - 1) / (n * (n - p)) * FQuantile(1.0 - alpha, p, n - p);
 }
 
@@ -75,6 +79,9 @@ Status BaselineConfig::Validate() const {
     return InvalidArgument("{}: reweight quantile {:g} is outside (0.5, 1)", who, mcd.reweight_quantile);
   }
   if (!(mcd.shrinkage >= 0 && mcd.shrinkage < 1)) return InvalidArgument("{}: shrinkage {:g} is outside [0, 1)", who, mcd.shrinkage);
+  if (!(effective_sample_fraction > 0 && effective_sample_fraction <= 1)) {
+    return InvalidArgument("{}: effective sample fraction {:g} is outside (0, 1]", who, effective_sample_fraction);
+  }
   if (!(constant_rel_tol >= 0)) return InvalidArgument("{}: constant tolerance {:g} < 0", who, constant_rel_tol);
   PF_RETURN_IF_ERROR_CTX(regimes.Validate(), "{}", who);
   return Status::Ok();
@@ -236,7 +243,13 @@ Result<RegimeModel> FitRegime(const BaselineConfig& c, int regime, const Eigen::
   if (p == 0) return FailedPrecondition("regime '{}': every feature is constant, nothing to learn", m.name);
   std::string why;
   const size_t need = RequiredSamples(c, p, &why);
-  if (m.samples < need) {
+  const double independent = EffectiveSamples(m.samples, c.effective_sample_fraction);
+  if (independent + 1e-9 < static_cast<double>(need)) {
+    if (c.effective_sample_fraction < 1) {
+      return FailedPrecondition(
+          "regime '{}': {} overlapping samples are {:.1f} independent ones (fraction {:g}), at least {} needed ({})",
+          m.name, m.samples, independent, c.effective_sample_fraction, need, why);
+    }
     return FailedPrecondition("regime '{}': {} samples, at least {} needed ({})", m.name, m.samples, need, why);
   }
   m.median.resize(p);
@@ -259,7 +272,8 @@ Result<RegimeModel> FitRegime(const BaselineConfig& c, int regime, const Eigen::
   m.cov = fit->cov;
   m.inliers = fit->inliers;
   m.threshold = c.threshold == ThresholdMethod::kEmpirical ? EmpiricalThreshold(oof, c.false_alarm_rate)
-                                                           : FLawThreshold(m.inliers, p, c.false_alarm_rate);
+                                                           : FLawThreshold(EffectiveSamples(m.inliers, c.effective_sample_fraction), p,
+                                                                           c.false_alarm_rate);
   m.calibration_exceedance =
       static_cast<double>(std::count_if(oof.begin(), oof.end(), [&](double d) { return d > m.threshold; })) / n;
   PF_RETURN_IF_ERROR(m.Prepare());

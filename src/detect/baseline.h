@@ -31,7 +31,8 @@
 //   Either way the out-of-fold exceedance of the chosen threshold is stored as
 //   calibration_exceedance, so an engineer can compare it with alpha.
 //   A regime that received samples but fewer than it needs is an error that names the regime and
-//   says how many it has and how many it needs; a regime that received none has no model and
+//   says how many it has and how many it needs (counted in independent samples: see
+//   effective_sample_fraction); a regime that received none has no model and
 //   Score() on it is kFailedPrecondition.
 //
 // Scoring: Baseline::Score(features, regime) standardises, whitens with the precomputed inverse
@@ -67,6 +68,11 @@ struct BaselineConfig {
   int calibration_folds = 5;          // kEmpirical: contiguous out-of-fold blocks, >= 2
   McdOptions mcd;
   size_t min_samples = 0;             // per regime, on top of the statistical minimum
+  // Samples are overlapping analysis windows with hop / window = this fraction (1-s windows every
+  // 0.05 s: 0.05). n of them span (n - 1) f + 1 windows of signal, and that is the number of
+  // independent samples the sample-size minimums and the F-law's n use: 41 windows cut from 3 s of
+  // signal are 3 independent samples, however many windows they are cut into.
+  double effective_sample_fraction = 1.0;  // in (0, 1]
   double constant_rel_tol = 1e-9;
 
   Status Validate() const;

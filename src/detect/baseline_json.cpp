@@ -3,6 +3,7 @@
 //   format "plantfloor.detect.baseline", version 1, asset, features [names],
 //   false_alarm_rate, threshold_method ("empirical" | "f_law"), calibration_folds,
 //   mcd {coverage, reweight_quantile, shrinkage, max_csteps}, min_samples, constant_rel_tol,
+//   effective_sample_fraction (optional, default 1),
 //   regimes {variables [{name, edges}], transient {speed_variable, nominal_speed,
 //            min_speed_fraction, max_speed_rate (null = no limit)}},
 //   training_counts {steady, low_speed, fast_change, out_of_range, not_finite, time_not_increasing},
@@ -134,6 +135,10 @@ Result<BaselineConfig> ReadConfig(const json& root) {
   if (min_samples < 0) return Reader::Err("min_samples", "must be >= 0");
   c.min_samples = static_cast<size_t>(min_samples);
   PF_ASSIGN_OR_RETURN(c.constant_rel_tol, Reader::Number(root, "", "constant_rel_tol"));
+  // Optional: baselines saved before it existed counted every sample as independent.
+  if (root.contains("effective_sample_fraction")) {
+    PF_ASSIGN_OR_RETURN(c.effective_sample_fraction, Reader::Number(root, "", "effective_sample_fraction"));
+  }
   PF_ASSIGN_OR_RETURN(c.regimes, ReadRegimes(root));
   PF_RETURN_IF_ERROR_CTX(c.Validate(), "baseline JSON");
   return c;
@@ -223,6 +228,7 @@ std::string Baseline::ToJson() const {
                {"shrinkage", c.mcd.shrinkage}, {"max_csteps", c.mcd.max_csteps}}},
       {"min_samples", c.min_samples},
       {"constant_rel_tol", c.constant_rel_tol},
+      {"effective_sample_fraction", c.effective_sample_fraction},
       {"regimes", {{"variables", vars},
                    {"transient", {{"speed_variable", t.speed_variable}, {"nominal_speed", t.nominal_speed},
                                   {"min_speed_fraction", t.min_speed_fraction},

@@ -143,6 +143,7 @@ Status ValidateSensorHealthOptions(const SensorHealthOptions& o) {
   if (!(std::isfinite(o.noise_floor_reference) && o.noise_floor_reference >= 0))
     return InvalidArgument("sensor health: noise_floor_reference {} must be >= 0 (0: learned)", o.noise_floor_reference);
   if (o.reference_blocks < 1) return InvalidArgument("sensor health: reference_blocks {} must be >= 1", o.reference_blocks);
+  if (!(o.loose_max_kurtosis > 0)) return InvalidArgument("sensor health: loose_max_kurtosis {} must be > 0", o.loose_max_kurtosis);
   if (!positive(o.loose_floor_rise_db) || !positive(o.loose_subharmonic_snr_db))
     return InvalidArgument("sensor health: loose_floor_rise_db {} and loose_subharmonic_snr_db {} must be > 0",
                            o.loose_floor_rise_db, o.loose_subharmonic_snr_db);
@@ -246,8 +247,14 @@ void SensorHealth::CheckLevels(std::span<const float> x, SensorHealthReport* out
     hi = std::max(hi, v);
   }
   const double mean = sum / static_cast<double>(n_);
-  for (float v : x) sum2 += (v - mean) * (v - mean);
+  double sum4 = 0;
+  for (float v : x) {
+    const double d2 = (v - mean) * (v - mean);
+    sum2 += d2;
+    sum4 += d2 * d2;
+  }
   fig.rms = std::sqrt(sum2 / static_cast<double>(n_));
+  fig.kurtosis = sum2 > 0 ? sum4 * static_cast<double>(n_) / (sum2 * sum2) : 0;
   fig.peak_to_peak = static_cast<double>(hi) - lo;
 
   // Distinct values, counted only up to one past the flat-line limit (a live signal stops early).
@@ -424,12 +431,13 @@ void SensorHealth::CheckSpectrum(double shaft_hz, bool speed_known, SensorHealth
   if (reference_ready_ && reference_ > 0) {
     fig.noise_floor_reference = reference_;
     fig.floor_rise_db = 10 * std::log10(std::max(fig.noise_floor, 1e-30) / reference_);
-    if (fig.floor_rise_db >= options_.loose_floor_rise_db) {
+    if (fig.floor_rise_db >= options_.loose_floor_rise_db && fig.kurtosis < options_.loose_max_kurtosis) {
       loose = true;
       AddFault(out, SensorFaultCode::kLooseMounting, fig.floor_rise_db, options_.loose_floor_rise_db,
-               "noise floor {:.3g}/bin over {:.0f}-{:.0f} Hz is {:.1f} dB above the reference {:.3g} (>= {:.1f} dB)",
+               "noise floor {:.3g}/bin over {:.0f}-{:.0f} Hz is {:.1f} dB above the reference {:.3g} (>= {:.1f} dB), "
+               "kurtosis {:.1f} (not impulsive)",
                fig.noise_floor, options_.floor_lo_hz, options_.floor_hi_hz, fig.floor_rise_db, reference_,
-               options_.loose_floor_rise_db);
+               options_.loose_floor_rise_db, fig.kurtosis);
     }
   }
   if (speed_known) {

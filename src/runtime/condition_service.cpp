@@ -25,10 +25,14 @@ Result<std::unique_ptr<ConditionService>> ConditionService::Create(const PlantCo
   std::unique_ptr<ConditionService> svc(new ConditionService());
   std::map<std::string, TagId> ids;
   for (const TagDef& t : pc.tags) ids[t.name] = t.id;
+  int index = 0;
   for (const ConditionMonitorEntry& e : pc.condition_monitors) {
     auto m = std::make_unique<Monitor>();
     m->entry = e;
-    PF_ASSIGN_OR_RETURN(m->app, apps::ConditionMonitor::Create(e.monitor));
+    // Kurtograms round-robin over the monitors: eight channels configured together would otherwise
+    // compute theirs on the same window and queue the processor thread behind them.
+    m->entry.monitor.kurtogram_phase = index++ % e.monitor.kurtogram_blocks;
+    PF_ASSIGN_OR_RETURN(m->app, apps::ConditionMonitor::Create(m->entry.monitor));
     for (int d = 0; d < apps::kDerivedCount; ++d)
       m->derived[static_cast<size_t>(d)] =
           ids.at(fmt::format("{}.{}", e.monitor.tag, apps::DerivedSuffix(static_cast<apps::Derived>(d))));  // BuildPlantConfig made them
