@@ -21,6 +21,8 @@ packages=(
   libkissfft-dev libeigen3-dev python3-numpy
   # inference engine: ONNX protobuf schema (MIT), protobuf (BSD-3), oneDNN (Apache-2.0); ONNX backend node tests
   libonnx-dev libprotobuf-dev protobuf-compiler libdnnl-dev libonnx-testdata
+  # tree models (XGBoost C API, Apache-2.0); the model hash in the manifest (OpenSSL libcrypto)
+  libxgboost-dev libssl-dev
   # packaging and service tests: dpkg-shlibdeps (cpack), systemd-analyze
   dpkg-dev systemd
 )
@@ -44,4 +46,11 @@ if [ -x "$shared/peers/peers.sh" ]; then
   "$shared/peers/peers.sh" install
 else
   echo "install.sh: ../shared/peers not found; peer tests will report skipped"
+fi
+
+# ONNX Runtime (npm onnxruntime-node, pinned by its lockfile) is the inference engine's parity and
+# benchmark peer (issue 8). --ignore-scripts: the package already holds the Linux x64 library and
+# its install script would try to download it again.
+if [ ! -d "$here/tests/support/ort/node_modules" ] && command -v npm >/dev/null; then
+  (cd "$here/tests/support/ort" && npm ci --ignore-scripts --no-audit --no-fund)
 fi

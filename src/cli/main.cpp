@@ -1,4 +1,7 @@
 // The plantfloor binary: `run` is the daemon, the other subcommands are tools.
+#include <unistd.h>
+#include <cstdlib>
+
 #include <csignal>
 #include <cstdio>
 #include <iostream>
@@ -6,6 +9,7 @@
 #include <CLI/CLI.hpp>
 
 #include "cli/modbus_cmd.h"
+#include "cli/model_cmd.h"
 #include "cli/opcua_cmd.h"
 #include "cli/spc_cmd.h"
 #include "cli/vib_cmd.h"
@@ -127,6 +131,14 @@ int Run(const std::string& path, const std::string& log_level) {
 }  // namespace pf
 
 int main(int argc, char** argv) {
+  // Inference threads (oneDNN's OpenMP) must sleep between runs instead of spinning against sensor
+  // ingestion. libgomp reads OMP_WAIT_POLICY once, when it is loaded (before main), so a process
+  // started without it re-executes itself once with it set (PF_NO_REEXEC=1 turns this off).
+  if (!std::getenv("OMP_WAIT_POLICY") && !std::getenv("PF_NO_REEXEC")) {
+    ::setenv("OMP_WAIT_POLICY", "passive", 1);
+    ::execv("/proc/self/exe", argv);
+    // execv failed (no /proc): go on with libgomp's default policy; Session warns about it.
+  }
   CLI::App app{"plantfloor: the edge runtime for manufacturing AI"};
   app.require_subcommand(1);
   app.set_version_flag("--version", "plantfloor 0.1.0");
@@ -145,6 +157,7 @@ int main(int argc, char** argv) {
   pf::AddOpcuaCommands(app);
   pf::AddSpcCommand(app);
   pf::AddVibCommand(app);
+  pf::AddModelCommand(app);
 
   try {
     app.parse(argc, argv);
@@ -157,5 +170,5 @@ int main(int argc, char** argv) {
     std::cout << pf::ConfigReferenceMarkdown();
     return 0;
   }
-  return 0;  // `modbus read`, `opcua`, `spc` and `vib` ran in their callbacks and exited with their own codes
+  return 0;  // `modbus read`, `opcua`, `spc`, `vib` and `model` ran in their callbacks and exited with their own codes
 }

@@ -229,6 +229,19 @@ Result<Graph> LoadModelFromBytes(std::string_view bytes, const ImportOptions& op
   return g;
 }
 
+Result<std::map<std::string, std::string>> LoadModelMetadata(std::string_view bytes) {
+  onnx::ModelProto m;
+  if (bytes.size() > static_cast<size_t>(std::numeric_limits<int>::max()) ||
+      !m.ParseFromArray(bytes.data(), static_cast<int>(bytes.size()))) {
+    return InvalidArgument("not an ONNX model: protobuf ModelProto parse failed ({} bytes)", bytes.size());
+  }
+  std::map<std::string, std::string> out;
+  for (const auto& p : m.metadata_props()) {
+    if (!out.emplace(p.key(), p.value()).second) return InvalidArgument("metadata_props key '{}' is given twice", p.key());
+  }
+  return out;
+}
+
 namespace {
 Result<std::string> ReadFile(const std::string& path) {
   std::ifstream in(path, std::ios::binary);

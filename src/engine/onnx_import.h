@@ -6,6 +6,7 @@
 // is a Status that names what and where: a file that is not ONNX, an unsupported opset, an
 // operator this engine does not run (node and op named), a tensor whose data does not match its
 // shape, a value nobody produces, a cycle. Protobuf is touched only in onnx_import.cpp.
+#include <map>
 #include <string>
 #include <string_view>
 
@@ -22,6 +23,10 @@ struct ImportOptions {
 
 Result<Graph> LoadModelFromBytes(std::string_view bytes, const ImportOptions& options = {});
 Result<Graph> LoadModelFromFile(const std::string& path, const ImportOptions& options = {});
+// The model's metadata_props (key -> value), e.g. "pf.manifest" (engine/manifest.h). Errors: bytes that
+// are not a ModelProto, a key given twice.
+Result<std::map<std::string, std::string>> LoadModelMetadata(std::string_view bytes);
+
 // A serialized onnx.TensorProto (the test_data_set_N/*.pb files) as a Tensor; `what` names it in errors.
 Result<Tensor> LoadTensorFromBytes(std::string_view bytes, const std::string& what);
 Result<Tensor> LoadTensorFromFile(const std::string& path);

@@ -14,6 +14,7 @@ const std::vector<OpDef>& Table() {
     op::RegisterNn(&t);
     op::RegisterLayout(&t);
     op::RegisterConvTranspose(&t);
+    op::RegisterQuant(&t);
     return t;
   }();
   return table;

@@ -51,6 +51,8 @@ Result<Outs> InferConcat(const Node& n, const Infos& in, int64_t) {
   for (size_t k = 0; k < in.size(); ++k) if (!in[k]) return InvalidArgument("{}: input {} is missing", n.Label(), k);
   if (!n.Has("axis")) return InvalidArgument("{}: attribute 'axis' is required", n.Label());
   const Shape& s0 = in[0]->shape;
+  // NormalizeAxis lets axis 0 through for rank 0; Concat needs rank >= 1 (found by fuzz_onnx_loader).
+  if (s0.empty()) return InvalidArgument("{}: input 0 is a scalar (Concat needs rank >= 1)", n.Label());
   PF_ASSIGN_OR_RETURN(int64_t axis, NormalizeAxis(n, n.Int("axis", 0), static_cast<int64_t>(s0.size())));
   Shape out = s0;
   out[axis] = 0;
@@ -189,6 +191,7 @@ Result<Outs> InferSqueeze(const Node& n, const Infos& in, int64_t opset) {
     for (size_t d = 0; d < x.size(); ++d) drop[d] = x[d] == 1;
   }
   for (int64_t a : axes) {
+    if (x.empty()) return InvalidArgument("{}: axis {} of a scalar", n.Label(), a);
     PF_ASSIGN_OR_RETURN(int64_t ax, NormalizeAxis(n, a, static_cast<int64_t>(x.size())));
     if (x[ax] != 1) return InvalidArgument("{}: axis {} has size {}, not 1", n.Label(), ax, x[ax]);
     drop[ax] = true;
@@ -237,6 +240,7 @@ Result<std::vector<SliceAxis>> SliceSetup(const Node& n, const Infos& in) {
   for (int64_t d = 0; d < r; ++d) sa[d].len = x[d];
   std::vector<bool> seen(r, false);
   for (size_t k = 0; k < starts.size(); ++k) {
+    if (r == 0) return InvalidArgument("{}: axis {} of a scalar", n.Label(), axes[k]);
     PF_ASSIGN_OR_RETURN(int64_t ax, NormalizeAxis(n, axes[k], r));
     if (seen[ax]) return InvalidArgument("{}: axis {} repeats", n.Label(), axes[k]);
     seen[ax] = true;
@@ -288,6 +292,7 @@ Result<Outs> InferGather(const Node& n, const Infos& in, int64_t) {
     return InvalidArgument("{}: indices must be int32 or int64, not {}", n.Label(), DTypeName(in[1]->dtype));
   }
   const Shape& x = in[0]->shape;
+  if (x.empty()) return InvalidArgument("{}: data is a scalar (Gather needs rank >= 1)", n.Label());
   PF_ASSIGN_OR_RETURN(int64_t axis, NormalizeAxis(n, n.Int("axis", 0), static_cast<int64_t>(x.size())));
   Shape out(x.begin(), x.begin() + axis);
   out.insert(out.end(), in[1]->shape.begin(), in[1]->shape.end());

@@ -12,6 +12,7 @@ namespace {
 
 Result<Outs> InferGemm(const Node& n, const Infos& in, int64_t) {
   PF_RETURN_IF_ERROR(CheckArity(n, in, 2, 3));
+  PF_RETURN_IF_ERROR(ParseFusedActivation(n).status());
   for (size_t k = 0; k < in.size(); ++k) if (in[k]) PF_RETURN_IF_ERROR(RequireFloat(n, in, k));
   const Shape& a = in[0]->shape;
   const Shape& b = in[1]->shape;
@@ -33,6 +34,7 @@ Result<std::vector<Tensor>> RunGemm(const Node& n, const Ins& in, const Outs& ou
   const Tensor& b = *in[1];
   const bool ta = n.Int("transA", 0) != 0, tb = n.Int("transB", 0) != 0;
   const float alpha = n.Float("alpha", 1.0f), beta = n.Float("beta", 1.0f);
+  PF_ASSIGN_OR_RETURN(const FusedActivation act, ParseFusedActivation(n));
   Tensor y = MakeOutput(outs[0]);
   const int64_t m = y.shape[0], nn = y.shape[1], kk = ta ? a.shape[0] : a.shape[1];
   std::vector<int64_t> ci;
@@ -47,7 +49,7 @@ Result<std::vector<Tensor>> RunGemm(const Node& n, const Ins& in, const Outs& ou
       }
       float v = alpha * static_cast<float>(acc);
       if (!ci.empty()) v += beta * in[2]->f[ci[r * nn + c]];
-      y.f[r * nn + c] = v;
+      y.f[r * nn + c] = act.kind == FusedActivation::Kind::kNone ? v : act.Apply(v);
     }
   }
   return std::vector<Tensor>{std::move(y)};
@@ -57,6 +59,7 @@ Result<Outs> InferMatMul(const Node& n, const Infos& in, int64_t) {
   PF_RETURN_IF_ERROR(CheckArity(n, in, 2, 2));
   PF_RETURN_IF_ERROR(RequireFloat(n, in, 0));
   PF_RETURN_IF_ERROR(RequireFloat(n, in, 1));
+  PF_RETURN_IF_ERROR(ParseFusedActivation(n).status());
   Shape a = in[0]->shape, b = in[1]->shape;
   if (a.empty() || b.empty()) return InvalidArgument("{}: inputs must have rank >= 1", n.Label());
   const bool a1 = a.size() == 1, b1 = b.size() == 1;
@@ -82,6 +85,7 @@ Result<std::vector<Tensor>> RunMatMul(const Node& n, const Ins& in, const Outs& 
   PF_ASSIGN_OR_RETURN(Shape batch, Broadcast(n, ab, bb));
   const auto ia = BroadcastIndex(ab, batch);
   const auto ib = BroadcastIndex(bb, batch);
+  PF_ASSIGN_OR_RETURN(const FusedActivation act, ParseFusedActivation(n));
   Tensor y = MakeOutput(outs[0]);
   for (size_t p = 0; p < ia.size(); ++p) {
     const float* pa = in[0]->f.data() + ia[p] * m * k;
@@ -94,6 +98,9 @@ Result<std::vector<Tensor>> RunMatMul(const Node& n, const Ins& in, const Outs& 
         py[r * nn + c] = static_cast<float>(acc);
       }
     }
+  }
+  if (act.kind != FusedActivation::Kind::kNone) {
+    for (float& v : y.f) v = act.Apply(v);
   }
   return std::vector<Tensor>{std::move(y)};
 }
@@ -144,6 +151,7 @@ Result<std::vector<Tensor>> RunSoftmax(const Node& n, const Ins& in, const Outs&
 Result<std::vector<bool>> ReducedAxes(const Node& n, int64_t rank) {
   std::vector<bool> red(rank, n.Ints("axes").empty());
   for (int64_t a : n.Ints("axes")) {
+    if (rank == 0) return InvalidArgument("{}: axis {} of a scalar", n.Label(), a);
     PF_ASSIGN_OR_RETURN(int64_t ax, NormalizeAxis(n, a, rank));
     red[ax] = true;
   }
@@ -229,6 +237,7 @@ Status CheckQuantParams(const Node& n, const Infos& in, int64_t opset) {
   const Shape& s = in[1]->shape;
   if (NumElements(s) == 1 && s.size() <= 1) return Status::Ok();
   if (opset < 13 || s.size() != 1) return InvalidArgument("{}: scale must be a scalar", n.Label());
+  if (x.empty()) return InvalidArgument("{}: per-axis scale for a scalar input", n.Label());
   PF_ASSIGN_OR_RETURN(int64_t axis, NormalizeAxis(n, n.Int("axis", 1), static_cast<int64_t>(x.size())));
   if (s[0] != x[axis]) {
     return InvalidArgument("{}: per-axis scale has {} elements, axis {} has {}", n.Label(), s[0], axis, x[axis]);
@@ -274,8 +283,11 @@ Result<std::vector<Tensor>> RunQuantize(const Node& n, const Ins& in, const Outs
   const auto qi = QuantIndex(n, x.shape, s.shape);
   for (int64_t j = 0; j < x.size(); ++j) {
     const int64_t z = zp ? zp->i[qi[j]] : 0;
-    // nearbyint rounds half to even in the default rounding mode, as the spec asks.
-    const double q = std::nearbyint(static_cast<double>(x.f[j]) / s.f[qi[j]]) + z;
+    // nearbyint rounds half to even in the default rounding mode, as the spec asks. The quotient
+    // is fp32 (x / y_scale in float, as ONNX's reference and ONNX Runtime's MlasQuantizeLinear
+    // compute it): a double quotient rounds differently when it lies within a float ulp of .5.
+    const float quotient = x.f[j] / s.f[qi[j]];
+    const double q = std::nearbyint(static_cast<double>(quotient)) + z;
     y.i[j] = static_cast<int64_t>(std::clamp(q, lo, hi));
   }
   return std::vector<Tensor>{std::move(y)};

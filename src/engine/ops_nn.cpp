@@ -9,12 +9,6 @@
 #include "engine/ops_table.h"
 
 namespace pf::engine::op {
-namespace {
-
-// The sliding-window geometry of one spatial dimension.
-struct Axis {
-  int64_t in = 1, out = 1, kernel = 1, stride = 1, dilation = 1, pad_begin = 0, pad_end = 0;
-};
 
 // Resolves auto_pad, pads, strides, dilations and ceil_mode into per-axis geometry (ONNX spec:
 // SAME_* gives out = ceil(in / stride) with the extra padding at the end for SAME_UPPER).
@@ -82,8 +76,15 @@ Shape OutShape(const Shape& x, int64_t channels, const std::vector<Axis>& ax) {
   return s;
 }
 
+namespace {
+
+// pf_sum (engine/passes.h): a 4th input, the output's shape, added before pf_activation.
 Result<Outs> InferConv(const Node& n, const Infos& in, int64_t) {
-  PF_RETURN_IF_ERROR(CheckArity(n, in, 2, 3));
+  const bool sum = n.Int("pf_sum", 0) != 0;
+  PF_RETURN_IF_ERROR(CheckArity(n, in, 2, sum ? 4 : 3));
+  if (sum && in.size() != 4) return InvalidArgument("{}: pf_sum needs 4 inputs (x, w, b or \"\", sum)", n.Label());
+  if (sum && in[3] == nullptr) return InvalidArgument("{}: pf_sum is set but the sum input is missing", n.Label());
+  PF_RETURN_IF_ERROR(ParseFusedActivation(n).status());
   for (size_t k = 0; k < in.size(); ++k) if (in[k]) PF_RETURN_IF_ERROR(RequireFloat(n, in, k));
   const Shape& x = in[0]->shape;
   const Shape& w = in[1]->shape;
@@ -98,17 +99,24 @@ Result<Outs> InferConv(const Node& n, const Infos& in, int64_t) {
   if (n.Has("kernel_shape") && n.Ints("kernel_shape") != kernel) {
     return InvalidArgument("{}: kernel_shape differs from W's shape", n.Label());
   }
-  if (in.size() == 3 && in[2] && in[2]->shape != Shape{w[0]}) {
+  if (in.size() >= 3 && in[2] && in[2]->shape != Shape{w[0]}) {
     return InvalidArgument("{}: B has shape {}, expected [{}]", n.Label(), ShapeToString(in[2]->shape), w[0]);
   }
   PF_ASSIGN_OR_RETURN(auto ax, Geometry(n, Shape(x.begin() + 2, x.end()), kernel, false));
-  return Outs{Info(DType::kFloat, OutShape(x, w[0], ax))};
+  Shape y = OutShape(x, w[0], ax);
+  if (sum && in[3]->shape != y) {
+    return InvalidArgument("{}: pf_sum input has shape {}, the output {}", n.Label(), ShapeToString(in[3]->shape),
+                           ShapeToString(y));
+  }
+  return Outs{Info(DType::kFloat, y)};
 }
 
 Result<std::vector<Tensor>> RunConv(const Node& n, const Ins& in, const Outs& outs, int64_t) {
   const Tensor& x = *in[0];
   const Tensor& w = *in[1];
-  const Tensor* b = in.size() == 3 ? in[2] : nullptr;
+  const Tensor* b = in.size() >= 3 ? in[2] : nullptr;
+  const Tensor* sum = in.size() >= 4 ? in[3] : nullptr;
+  PF_ASSIGN_OR_RETURN(const FusedActivation act, ParseFusedActivation(n));
   PF_ASSIGN_OR_RETURN(auto ax0, Geometry(n, Shape(x.shape.begin() + 2, x.shape.end()),
                                          Shape(w.shape.begin() + 2, w.shape.end()), false));
   const auto ax = To3d(ax0);
@@ -145,6 +153,13 @@ Result<std::vector<Tensor>> RunConv(const Node& n, const Ins& in, const Outs& ou
       }
       py[(oz * ax[1].out + oy) * ax[2].out + ox] = static_cast<float>(acc);
     }
+  }
+  // Same float operations as separate Add and activation nodes would do.
+  if (sum != nullptr) {
+    for (size_t k = 0; k < y.f.size(); ++k) y.f[k] = y.f[k] + sum->f[k];
+  }
+  if (act.kind != FusedActivation::Kind::kNone) {
+    for (float& v : y.f) v = act.Apply(v);
   }
   return std::vector<Tensor>{std::move(y)};
 }

@@ -7,12 +7,18 @@
 // and "<tag>.sensor_ok", declared here so that SPC charts and threshold rules can watch them;
 // its alerts come from source "condition:<name>" with causes "<name>.zone.C", "<name>.bearing.<location>",
 // "<name>.anomaly" and "<name>.sensor.<code>" (docs/schema.md).
+// [[condition.overall]]: an overall value (velocity RMS in mm/s) that a vibration transmitter
+// computes and a PLC serves over Modbus or OPC UA, watched by an apps::OverallMonitor: ISO zone and
+// baseline straight from the scalar samples. Derived tags "<tag>.zone", "<tag>.anomaly_score",
+// "<tag>.anomaly_threshold", "<tag>.sensor_ok"; causes "<name>.zone.C", "<name>.zone.D",
+// "<name>.anomaly", "<name>.sensor.<code>" (stale, bad_quality, not_finite, negative, speed_missing).
 #include <optional>
 #include <span>
 #include <string>
 #include <vector>
 
 #include "apps/condition_monitor.h"
+#include "apps/overall_monitor.h"
 #include "core/config.h"
 
 namespace pf {
@@ -24,7 +30,17 @@ struct ConditionMonitorEntry {
   const ConfigNode* node = nullptr;      // for error locations
 };
 
+struct OverallMonitorEntry {
+  apps::OverallMonitorConfig monitor;  // name, asset, tag and every setting
+  std::string speed_tag;               // "" without speed regimes and low-speed suppression
+  std::vector<std::string> suppress_in_states;
+  const ConfigNode* node = nullptr;    // for error locations
+};
+
 std::span<const FieldSpec> ConditionSpec();
+std::span<const FieldSpec> OverallMonitorSpec();
+// One [[condition.overall]] table (tag existence, its type and the asset are checked by the caller).
+Result<OverallMonitorEntry> ReadOverallMonitor(const ConfigNode& table);
 std::span<const FieldSpec> ConditionMonitorSpec();
 // One [[condition.monitors]] table (tag existence and the asset are checked by the caller).
 Result<ConditionMonitorEntry> ReadConditionMonitor(const ConfigNode& table);

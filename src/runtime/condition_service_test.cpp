@@ -114,5 +114,103 @@ TEST(ConditionService, DerivedSamplesBaselineInTheStateTableAndRestoredAfterARes
   EXPECT_EQ(scored, 1u);
 }
 
+// An overall-value monitor on a numeric tag: its samples become derived samples with the ids the
+// config declared, the zone C condition carries its evidence, staleness comes from Tick, and the
+// baseline goes to the state table under condition.overall.<name> and comes back after a restart.
+TEST(ConditionService, OverallMonitorSamplesTickAndBaselineInTheStateTable) {
+  auto env = [](const std::string&, std::string*) { return false; };
+  auto root = ParseConfigText(std::string(kConfig) + R"(
+[[sources]]
+name = "plc"
+type = "modbus"
+endpoint = "tcp://127.0.0.1:5020"
+asset = "fan"
+[[sources.tags]]
+name = "fan.de_vel"
+address = "hr:10"
+type = "float32"
+[[condition.overall]]
+name = "fan_vel"
+tag = "fan.de_vel"
+baseline_samples = 120
+stale_after = "10s"
+)", "plant.toml", env);
+  ASSERT_TRUE(root.ok()) << root.status().ToString();
+  auto pc = BuildPlantConfig(std::move(*root));
+  ASSERT_TRUE(pc.ok()) << pc.status().ToString();
+  // Tags: de_accel 0, speed 1, de_vel 2, the waveform monitor's 3..9, the overall monitor's 10..13.
+  ASSERT_EQ(pc->tags[2].name, "fan.de_vel");
+  ASSERT_EQ(pc->tags[10].name, "fan.de_vel.zone");
+  ASSERT_EQ(pc->tags[13].name, "fan.de_vel.sensor_ok");
+  testing::TempDir dir;
+  StoreOptions so;
+  so.path = dir.path() + "/plant.db";
+  so.fsync = false;
+  auto store = Store::Open(so);
+  ASSERT_TRUE(store.ok()) << store.status().ToString();
+  auto svc = ConditionService::Create(*pc, **store);
+  ASSERT_TRUE(svc.ok()) << svc.status().ToString();
+  EXPECT_TRUE((*svc)->has_overall());
+
+  std::mt19937 rng(4);
+  std::normal_distribution<double> g(2.0, 0.1);
+  ConditionService::Output out;
+  Sample x;
+  x.tag = 2;
+  for (int i = 0; i < 120; ++i) {
+    x.value = g(rng);
+    x.source_time = Timestamp::FromSeconds(1000 + i);
+    (*svc)->OnSample(x, out);
+  }
+  size_t zone = 0, ok = 0, score = 0;
+  for (const Sample& s : out.samples) {
+    zone += s.tag == 10 && std::get<double>(s.value) == 1.0;  // 2 mm/s: zone B (group 2 rigid)
+    ok += s.tag == 13 && std::get<double>(s.value) == 1.0;
+    score += s.tag == 11;
+  }
+  EXPECT_EQ(zone, 120u);
+  EXPECT_EQ(ok, 120u);
+  EXPECT_EQ(score, 0u);
+  ASSERT_EQ(out.events.size(), 1u);
+  EXPECT_EQ(out.events[0].source, "condition:fan_vel");
+  auto state = (*svc)->TakeStateIfChanged();
+  ASSERT_EQ(state.count("condition.overall.fan_vel"), 1u);
+
+  // 5 mm/s: zone D, both zone conditions with evidence.
+  ConditionService::Output d;
+  x.value = 5.0;
+  x.source_time = Timestamp::FromSeconds(1200);
+  (*svc)->OnSample(x, d);
+  ASSERT_EQ(d.conditions.size(), 2u);  // the first exceedance of the baseline is not yet an anomaly
+  EXPECT_EQ(d.conditions[0].update.cause, "fan_vel.zone.C");
+  EXPECT_NE(d.conditions[0].evidence_json.find("\"value_mm_s\":5.0"), std::string::npos) << d.conditions[0].evidence_json;
+  EXPECT_EQ(d.conditions[1].update.cause, "fan_vel.zone.D");
+
+  // No sample for more than 10 s on the caller's clock: stale, once.
+  ConditionService::Output t;
+  (*svc)->Tick(Timestamp::FromSeconds(1210), t);
+  EXPECT_TRUE(t.conditions.empty());
+  (*svc)->Tick(Timestamp::FromSeconds(1210.5), t);
+  ASSERT_EQ(t.conditions.size(), 1u);
+  EXPECT_EQ(t.conditions[0].update.cause, "fan_vel.sensor.stale");
+  ASSERT_EQ(t.samples.size(), 1u);
+  EXPECT_EQ(t.samples[0].tag, 13u);
+  EXPECT_EQ(std::get<double>(t.samples[0].value), 0.0);
+
+  // A restart scores the first sample against the saved baseline.
+  CommitBatch batch;
+  batch.state = state;
+  ASSERT_TRUE((*store)->Commit(batch).ok());
+  auto again = ConditionService::Create(*pc, **store);
+  ASSERT_TRUE(again.ok()) << again.status().ToString();
+  ConditionService::Output out2;
+  x.value = 2.05;
+  x.source_time = Timestamp::FromSeconds(2000);
+  (*again)->OnSample(x, out2);
+  size_t scored = 0;
+  for (const Sample& s : out2.samples) scored += s.tag == 11;
+  EXPECT_EQ(scored, 1u);
+}
+
 }  // namespace
 }  // namespace pf

@@ -3,6 +3,7 @@
 #include "uplink/uplink_config.h"
 
 #include <algorithm>
+#include <filesystem>
 #include <cctype>
 #include <array>
 #include <set>
@@ -22,6 +23,7 @@ constexpr FieldSpec kRootSpec[] = {
     {"alerts", FieldType::kTable, false, "", "alert engine settings and threshold rules"},
     {"spc", FieldType::kTable, false, "", "live control charts on tags"},
     {"condition", FieldType::kTable, false, "", "vibration condition monitors on waveform tags"},
+    {"models", FieldType::kTableArray, false, "", "models on live tags (see [[models]])"},
 };
 constexpr FieldSpec kPlantSpec[] = {
     {"name", FieldType::kString, false, "plant", "plant name, shown by the API"},
@@ -364,6 +366,30 @@ Status ReadSpc(const ConfigNode& root, PlantConfig& pc) {
   return Status::Ok();
 }
 
+// Why a tag cannot carry an overall value (one number per sample); "" when it can. Derived tags
+// are numbers; a source tag is not when its source delivers waveform blocks or its type says
+// string or bool (a Modbus coil or discrete input without a type is a bool).
+std::string NotScalar(const PlantConfig& pc, const TagDef& tag) {
+  auto src = std::find_if(pc.sources.begin(), pc.sources.end(), [&](const SourceConfig& s) { return s.name == tag.source; });
+  if (src == pc.sources.end()) return "";
+  auto st = std::find_if(src->tags.begin(), src->tags.end(), [&](const SourceTagConfig& t) { return t.id == tag.id; });
+  if (st == src->tags.end() || !st->node) return "";  // a derived tag
+  if (src->type == "mqtt_waveform") return fmt::format("carries waveform blocks (source '{}' is mqtt_waveform)", src->name);
+  if (src->type == "replay")
+    if (const ConfigNode* f = src->node ? src->node->Find("format") : nullptr; f && f->s == "waveform")
+      return fmt::format("carries waveform blocks (source '{}' replays format = \"waveform\")", src->name);
+  const ConfigNode* type = st->node->Find("type");
+  if (type && type->kind == ConfigNode::Kind::kString && (type->s == "string" || type->s == "bool"))
+    return fmt::format("is a {} tag (type = \"{}\" at {})", type->s, type->s, type->loc.ToString());
+  if (src->type == "modbus" && !type)
+    if (const ConfigNode* a = st->node->Find("address"); a && a->kind == ConfigNode::Kind::kString)
+      if (a->s.rfind("co:", 0) == 0 || a->s.rfind("di:", 0) == 0 ||
+          ((a->s.size() == 5 || a->s.size() == 6) && (a->s[0] == '0' || a->s[0] == '1')) ||
+          a->s.find('.') != std::string::npos || st->node->Find("bit"))
+        return fmt::format("is a bool tag (Modbus address '{}' reads a bit)", a->s);
+  return "";
+}
+
 // [[condition.monitors]]: each on a declared waveform tag (and speed tag); declares the derived
 // tags "<tag>.<suffix>" (before the alert rules and charts are read, so they can watch them) and
 // gives the monitor's alerts an engine source config.
@@ -419,6 +445,53 @@ Status ReadCondition(const ConfigNode& root, PlantConfig& pc, std::map<std::stri
     pc.alerts.engine.sources["condition:" + c.name] = cc;
     pc.condition_monitors.push_back(std::move(e));
   }
+  for (const ConfigNode* cn : Items(table, "overall")) {
+    PF_ASSIGN_OR_RETURN(OverallMonitorEntry e, ReadOverallMonitor(*cn));
+    apps::OverallMonitorConfig& c = e.monitor;
+    for (const std::string* key : {&c.tag, &e.speed_tag}) {
+      if (key->empty() || find_tag(*key) != pc.tags.end()) continue;
+      std::string msg = fmt::format("unknown tag '{}'; an overall monitor watches tags declared under [[sources.tags]] or a "
+                                    "template", *key);
+      std::string nearest;
+      size_t best = 4;
+      for (const TagDef& t : pc.tags)
+        if (size_t d = EditDistance(t.name, *key); d < best) best = d, nearest = t.name;
+      if (!nearest.empty()) msg += fmt::format(" (did you mean '{}'?)", nearest);
+      return ConfigError(*cn->Find(key == &c.tag ? "tag" : "speed_tag"), msg);
+    }
+    const TagDef tag = *find_tag(c.tag);
+    if (std::string why = NotScalar(pc, tag); !why.empty())
+      return ConfigError(*cn->Find("tag"), fmt::format("tag '{}' {}; an overall monitor needs a numeric tag (velocity RMS "
+                                                       "in mm/s)", c.tag, why));
+    if (c.asset.empty()) c.asset = tag.asset_id;
+    if (c.asset.empty() || !pc.FindAsset(c.asset)) {
+      std::string msg = fmt::format("unknown asset '{}'; {}", c.asset, AssetList(pc));
+      const ConfigNode* an = cn->Find("asset");
+      return an ? ConfigError(*an, msg) : ConfigErrorKey(*cn, "asset", msg);
+    }
+    if (auto it = names.find(c.name); it != names.end())
+      return ConfigError(*cn, fmt::format("duplicate monitor name '{}' (first defined at {}); give each monitor a name",
+                                          c.name, it->second->loc.ToString()));
+    names[c.name] = cn;
+    for (int d = 0; d < apps::kOverallDerivedCount; ++d) {
+      const auto which = static_cast<apps::OverallDerived>(d);
+      TagDef t;
+      t.id = static_cast<TagId>(pc.tags.size());
+      t.name = fmt::format("{}.{}", c.tag, apps::OverallDerivedSuffix(which));
+      if (tag_names.count(t.name))
+        return ConfigError(*cn, fmt::format("derived tag '{}' of overall monitor '{}' is already declared", t.name, c.name));
+      t.asset_id = c.asset;
+      t.description = fmt::format("{} of {} (overall monitor '{}')", apps::OverallDerivedSuffix(which), c.tag, c.name);
+      t.source = tag.source;
+      tag_names[t.name] = cn;
+      pc.tags.push_back(std::move(t));
+    }
+    alerts::ConditionConfig cc;
+    cc.priority = c.priorities.zone_d;
+    cc.suppress_in_states = e.suppress_in_states;
+    pc.alerts.engine.sources["condition:" + c.name] = cc;
+    pc.condition_overall.push_back(std::move(e));
+  }
   return Status::Ok();
 }
 
@@ -440,6 +513,45 @@ std::span<const FieldSpec> TemplateSpec() { return kTemplateSpec; }
 std::span<const FieldSpec> CommonSourceSpec() { return kCommonSourceSpec; }
 std::span<const FieldSpec> CommonTagSpec() { return kCommonTagSpec; }
 std::span<const FieldSpec> AlertsSpec() { return kAlertsSpec; }
+
+// [[models]]: each model is loaded here (so `plantfloor check` proves that its bindings fit), its
+// input tags must be declared, and its outputs become tags "<name>.<output>..." (before the alert
+// rules and charts are read, so they can watch them).
+Status ReadModels(const ConfigNode& root, PlantConfig& pc, std::map<std::string, const ConfigNode*>& tag_names) {
+  std::map<std::string, const ConfigNode*> names;
+  for (const ConfigNode* mn : Items(root, "models")) {
+    const std::string base = std::filesystem::path(mn->loc.file).parent_path().string();
+    PF_ASSIGN_OR_RETURN(ModelEntry e, ReadModel(*mn, base));
+    if (auto it = names.find(e.app.name); it != names.end())
+      return ConfigError(*mn, fmt::format("duplicate model name '{}' (first defined at {})", e.app.name, it->second->loc.ToString()));
+    names[e.app.name] = mn;
+    std::string first_asset, source;
+    for (const auto& b : e.app.inputs)
+      for (const std::string& tag : b.tags) {
+        auto t = std::find_if(pc.tags.begin(), pc.tags.end(), [&](const TagDef& d) { return d.name == tag; });
+        if (t == pc.tags.end())
+          return ConfigError(*mn, fmt::format("input '{}': unknown tag '{}'; a model reads tags declared under "
+                                              "[[sources.tags]], a template or a monitor's derived tags", b.input, tag));
+        if (first_asset.empty()) first_asset = t->asset_id, source = t->source;
+      }
+    if (e.asset.empty()) e.asset = first_asset;
+    if (!pc.FindAsset(e.asset)) return ConfigErrorKey(*mn, "asset", fmt::format("unknown asset '{}'; {}", e.asset, AssetList(pc)));
+    for (size_t k = 0; k < e.output_names.size(); ++k) {
+      TagDef t;
+      t.id = static_cast<TagId>(pc.tags.size());
+      t.name = e.output_names[k];
+      if (tag_names.count(t.name))
+        return ConfigError(*mn, fmt::format("output tag '{}' of model '{}' is already declared", t.name, e.app.name));
+      t.asset_id = e.asset;
+      t.description = fmt::format("output of model '{}'", e.app.name);
+      t.source = source;
+      tag_names[t.name] = mn;
+      pc.tags.push_back(std::move(t));
+    }
+    pc.models.push_back(std::move(e));
+  }
+  return Status::Ok();
+}
 
 Result<PlantConfig> BuildPlantConfig(ConfigNode root_in) {
   PlantConfig pc;
@@ -578,6 +690,7 @@ Result<PlantConfig> BuildPlantConfig(ConfigNode root_in) {
     }
   }
   PF_RETURN_IF_ERROR(ReadCondition(root, pc, b.tag_names));
+  PF_RETURN_IF_ERROR(ReadModels(root, pc, b.tag_names));
   PF_RETURN_IF_ERROR(ReadAlerts(root, pc, b.tag_names));
   PF_RETURN_IF_ERROR(ReadSpc(root, pc));
   return pc;
@@ -618,6 +731,9 @@ std::string ConfigReferenceMarkdown() {
   section("[[spc.charts]]", SpcChartSpec());
   section("[condition]", ConditionSpec());
   section("[[condition.monitors]]", ConditionMonitorSpec());
+  section("[[condition.overall]]", OverallMonitorSpec());
+  section("[[models]]", ModelSpec());
+  section("[[models.inputs]]", ModelInputSpec());
   for (const auto& c : Connectors()) {
     out += fmt::format("### type = \"{}\"\n\n{}\n\n", c.type, c.help);
     section(fmt::format("[[sources]] type = \"{}\"", c.type), c.source_spec);

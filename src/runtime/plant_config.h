@@ -10,6 +10,7 @@
 #include "alerts/alert_types.h"
 #include "alerts/labels.h"
 #include "runtime/condition_config.h"
+#include "runtime/model_config.h"
 #include "runtime/spc_config.h"
 #include "alerts/threshold_rule.h"
 #include "connect/source.h"
@@ -83,6 +84,8 @@ struct PlantConfig {
   AlertsConfig alerts;
   std::vector<SpcChartConfig> spc_charts;
   std::vector<ConditionMonitorEntry> condition_monitors;
+  std::vector<OverallMonitorEntry> condition_overall;
+  std::vector<ModelEntry> models;  // [[models]]: models on live tags
 
   const Asset* FindAsset(std::string_view id) const;
 };

@@ -61,6 +61,7 @@ Result<std::unique_ptr<Runtime>> Runtime::Create(PlantConfig config, MetricsRegi
   PF_ASSIGN_OR_RETURN(rt->alerts_, AlertService::Create(pc, *rt->store_));
   PF_ASSIGN_OR_RETURN(rt->spc_, SpcService::Create(pc, *rt->store_));
   PF_ASSIGN_OR_RETURN(rt->condition_, ConditionService::Create(pc, *rt->store_));
+  PF_ASSIGN_OR_RETURN(rt->models_, ModelService::Create(pc, &metrics));
 
   rt->samples_in_ = &metrics.GetCounter("pf_bus_samples_total", "samples accepted on the bus");
   rt->samples_stored_ = &metrics.GetCounter("pf_history_samples_written_total", "samples written to the history store");
@@ -111,6 +112,7 @@ Result<std::unique_ptr<Runtime>> Runtime::Create(PlantConfig config, MetricsRegi
     PF_RETURN_IF_ERROR(
         rt->spc_->AddRoutes(*rt->api_, [self](std::vector<Event> e) { return self->EmitDurable(std::move(e)); }));
     if (!rt->condition_->empty()) PF_RETURN_IF_ERROR(rt->condition_->AddRoutes(*rt->api_));
+    if (!rt->models_->empty()) PF_RETURN_IF_ERROR(rt->models_->AddRoutes(*rt->api_));
   }
   return rt;
 }
@@ -317,6 +319,7 @@ void Runtime::ProcessLoop() {
       }
     }
     TickAlerts(pending);
+    if (condition_->has_overall()) TickCondition(pending);
     int64_t now = MonotonicNs();
     bool big = pending.history.size() >= kFlushBatch;
     if (!pending.empty() && (big || !waiters.empty() || now - last_flush >= window_ns || !open)) {
@@ -334,6 +337,19 @@ void Runtime::ProcessLoop() {
 }
 
 void Runtime::HandleSamples(std::vector<Sample>& batch, CommitBatch& pending) {
+  ConditionService::Output overall;
+  IngestSamples(batch, pending, overall);
+  // After the state lock is released: routing takes it again (and feeds the derived samples back here).
+  if (!overall.empty()) RouteCondition(overall, pending);
+  // Model outputs (steps triggered by these samples) are samples of their output tags.
+  if (!model_out_.empty()) {
+    std::vector<Sample> outputs;
+    outputs.swap(model_out_);
+    HandleSamples(outputs, pending);
+  }
+}
+
+void Runtime::IngestSamples(std::vector<Sample>& batch, CommitBatch& pending, ConditionService::Output& overall) {
   std::vector<Event> alert_events, spc_events;
   std::vector<alerts::ConditionUpdate> spc_updates;
   std::lock_guard lk(state_mu_);
@@ -343,7 +359,11 @@ void Runtime::HandleSamples(std::vector<Sample>& batch, CommitBatch& pending) {
       continue;
     }
     samples_in_->Inc();
-    if (!condition_->empty()) condition_->OnSpeed(s);
+    if (!models_->empty()) models_->OnSample(s, model_out_);
+    if (!condition_->empty()) {
+      condition_->OnSpeed(s);
+      condition_->OnSample(s, overall);
+    }
     TagSnapshot& snap = snapshots_[s.tag];
     snap.latest = s;
     ++snap.samples;
@@ -387,6 +407,22 @@ void Runtime::HandleSamples(std::vector<Sample>& batch, CommitBatch& pending) {
 void Runtime::HandleCondition(const Block& block, CommitBatch& pending) {
   ConditionService::Output out;
   condition_->OnBlock(block, out);
+  RouteCondition(out, pending);
+}
+
+void Runtime::TickCondition(CommitBatch& pending) {
+  constexpr int64_t kConditionTickNs = 250'000'000;
+  int64_t mono = MonotonicNs();
+  if (mono - last_condition_tick_ns_ < kConditionTickNs) return;
+  last_condition_tick_ns_ = mono;
+  std::optional<Timestamp> now = alerts_->AlertNow();  // nullopt: source clock, no watched sample yet
+  if (!now) return;
+  ConditionService::Output out;
+  condition_->Tick(*now, out);
+  if (!out.empty()) RouteCondition(out, pending);
+}
+
+void Runtime::RouteCondition(ConditionService::Output& out, CommitBatch& pending) {
   if (!out.samples.empty()) HandleSamples(out.samples, pending);  // derived tags: history, rules, SPC
   if (out.conditions.empty() && out.events.empty()) return;
   std::vector<Event> alert_events;

@@ -23,6 +23,7 @@
 #include "core/metrics.h"
 #include "runtime/alert_service.h"
 #include "runtime/condition_service.h"
+#include "runtime/model_service.h"
 #include "runtime/plant_config.h"
 #include "runtime/spc_service.h"
 #include "store/store.h"
@@ -84,6 +85,8 @@ class Runtime final : public RuntimeView, public SampleSink {
   void ProcessLoop();
   void Housekeeping();
   void HandleSamples(std::vector<Sample>& batch, CommitBatch& pending);
+  // HandleSamples without the overall-value monitors' output, which it collects in `overall`.
+  void IngestSamples(std::vector<Sample>& batch, CommitBatch& pending, ConditionService::Output& overall);
   void HandleEvent(Event& e, CommitBatch& pending);
   Status Flush(CommitBatch& pending);
   // Alert rules and engine: time-driven verdicts and the snapshot, once per processor turn.
@@ -92,6 +95,11 @@ class Runtime final : public RuntimeView, public SampleSink {
   void AppendSpcEvents(std::vector<Event>& events, CommitBatch& pending);
   // A waveform block through the condition monitors: derived samples, alerts with evidence, events.
   void HandleCondition(const Block& block, CommitBatch& pending);
+  // What condition monitors made (derived samples, condition updates with evidence, events) into
+  // history, the alert engine and the events table.
+  void RouteCondition(ConditionService::Output& out, CommitBatch& pending);
+  // Staleness of the overall-value tags on the alert clock, every kConditionTickNs.
+  void TickCondition(CommitBatch& pending);
   ApiResponse OutboxResponse() const;
 
   PlantConfig config_;
@@ -101,11 +109,14 @@ class Runtime final : public RuntimeView, public SampleSink {
   std::vector<std::unique_ptr<MqttUplink>> uplinks_;
   std::atomic<int64_t> processor_heartbeat_ns_{0};
   int64_t last_alert_tick_ns_ = 0;  // processor thread: monotonic time of the last alert tick
+  int64_t last_condition_tick_ns_ = 0;  // processor thread: same for TickCondition
   std::unique_ptr<ApiServer> api_;
   BoundedQueue<BusItem> bus_;
   ChangeFilter filter_;  // processor thread only
   std::unique_ptr<AlertService> alerts_;  // engine guarded inside; rules on the processor thread
   std::unique_ptr<SpcService> spc_;       // live charts (processor thread) and their API
+  std::unique_ptr<ModelService> models_;        // [[models]] on live tags (processor thread) and their API
+  std::vector<Sample> model_out_;               // processor thread: model outputs waiting to be ingested
   std::unique_ptr<ConditionService> condition_;  // vibration monitors (processor thread) and their API
 
   mutable std::mutex state_mu_;  // guards snapshots_, contexts_, source_states_

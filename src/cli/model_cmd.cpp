@@ -1,0 +1,477 @@
+#include "cli/model_cmd.h"
+
+#include <CLI/CLI.hpp>
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <fstream>
+#include <iostream>
+#include <map>
+#include <nlohmann/json.hpp>
+#include <random>
+#include <sstream>
+
+#include "engine/manifest.h"
+#include "engine/model.h"
+#include "engine/npy.h"
+#include "engine/onnx_import.h"
+#include "engine/ops.h"
+#include "engine/passes.h"
+#include "engine/shape_inference.h"
+
+namespace pf {
+namespace {
+
+using Json = nlohmann::json;
+using engine::DType;
+using engine::Graph;
+using engine::Node;
+using engine::Shape;
+using engine::Tensor;
+using engine::TensorMap;
+using engine::ValueInfo;
+
+constexpr int kExitBadInput = 2;
+constexpr int kExitOther = 1;
+
+Result<std::string> ReadBytes(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return NotFound("{}: cannot open", path);
+  std::ostringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+int Fail(std::ostream& err, const Status& s) {
+  err << "error: " << s.message() << "\n";
+  return s.code() == StatusCode::kInvalidArgument || s.code() == StatusCode::kNotFound ||
+                 s.code() == StatusCode::kUnimplemented || s.code() == StatusCode::kFailedPrecondition
+             ? kExitBadInput
+             : kExitOther;
+}
+
+Json ValueInfosJson(const std::vector<ValueInfo>& v) {
+  Json a = Json::array();
+  for (const auto& i : v) a.push_back({{"name", i.name}, {"dtype", std::string(engine::DTypeName(i.dtype))}, {"shape", i.shape}});
+  return a;
+}
+
+int64_t Product(const Shape& s, size_t from = 0) {
+  int64_t p = 1;
+  for (size_t k = from; k < s.size(); ++k) p *= s[k];
+  return p;
+}
+
+// Multiply-accumulates of one node from the inferred shapes; -1 when the node does no MACs here.
+int64_t NodeMacs(const Node& n, const std::map<std::string, engine::TensorInfo>& info) {
+  auto shape = [&](size_t k) -> const Shape* {
+    auto it = info.find(n.Input(k));
+    return it == info.end() ? nullptr : &it->second.shape;
+  };
+  auto out_it = n.outputs.empty() ? info.end() : info.find(n.outputs[0]);
+  if (out_it == info.end()) return -1;
+  const Shape& out = out_it->second.shape;
+  if (n.op_type == "Conv" || n.op_type == "QLinearConv") {
+    const Shape* w = shape(n.op_type == "Conv" ? 1 : 3);
+    return w ? Product(out) * Product(*w, 1) : -1;
+  }
+  if (n.op_type == "ConvTranspose") {
+    const Shape *x = shape(0), *w = shape(1);
+    return x && w ? Product(*x) * Product(*w, 1) : -1;
+  }
+  if (n.op_type == "Gemm" || n.op_type == "PfQLinearGemm") {
+    const Shape* a = shape(0);
+    if (!a || a->size() != 2) return -1;
+    const int64_t k = n.Int("transA", 0) ? (*a)[0] : (*a)[1];
+    return Product(out) * k;
+  }
+  if (n.op_type == "MatMul" || n.op_type == "QLinearMatMul") {
+    const Shape* a = shape(0);
+    return a && !a->empty() ? Product(out) * a->back() : -1;
+  }
+  return -1;
+}
+
+bool IsInt8Op(const std::string& op) {
+  return op == "QLinearConv" || op == "QLinearMatMul" || op.rfind("PfQLinear", 0) == 0;
+}
+
+Result<Json> InspectOnnx(const std::string& path, const std::string& bytes) {
+  engine::ImportOptions lenient;
+  lenient.require_supported_ops = false;
+  Result<Graph> g = engine::LoadModelFromBytes(bytes, lenient);
+  if (!g.ok()) return g.status().WithContext(path);
+  Json j;
+  j["opset"] = g->opset;
+  j["nodes"] = g->nodes.size();
+  std::map<std::string, int> ops;
+  std::vector<std::string> unsupported;
+  for (const Node& n : g->nodes) {
+    if (ops[n.op_type]++ == 0 && !engine::IsSupportedOp(n.op_type)) unsupported.push_back(n.op_type);
+  }
+  j["ops"] = ops;
+  j["unsupported_ops"] = unsupported;
+  j["inputs"] = ValueInfosJson(g->inputs);
+  j["outputs"] = ValueInfosJson(g->outputs);
+  int64_t params = 0, param_bytes = 0;
+  for (const auto& [name, t] : g->constants) {
+    params += t.size();
+    param_bytes += t.size() * (t.dtype == DType::kFloat || t.dtype == DType::kInt32 ? 4 : t.dtype == DType::kInt64 ? 8 : 1);
+  }
+  j["parameters"] = params;
+  j["parameter_bytes"] = param_bytes;
+  if (!unsupported.empty()) return j;  // no shapes, passes or manifest check for a graph the engine cannot run
+  auto shapes = engine::InferShapes(*g);
+  if (shapes.ok()) {
+    Json per = Json::array();
+    int64_t total = 0;
+    for (const Node& n : g->nodes) {
+      const int64_t macs = NodeMacs(n, *shapes);
+      if (macs < 0) continue;
+      total += macs;
+      per.push_back({{"node", n.name.empty() ? n.outputs[0] : n.name}, {"op", n.op_type}, {"macs", macs}});
+    }
+    j["macs"] = per;
+    j["macs_total"] = total;
+  } else {
+    j["macs_unknown"] = shapes.status().message();
+  }
+  Graph optimized = *g;
+  auto report = engine::Optimize(optimized);
+  if (report.ok()) {
+    Json int8 = Json::array();
+    for (const Node& n : optimized.nodes) {
+      if (IsInt8Op(n.op_type)) int8.push_back({{"node", n.name.empty() ? n.outputs[0] : n.name}, {"op", n.op_type}});
+    }
+    j["int8_nodes"] = int8;
+    j["optimized_nodes"] = optimized.nodes.size();
+    j["passes"] = report->ToString();
+  } else {
+    j["passes_failed"] = report.status().message();
+  }
+  return j;
+}
+
+std::string ShapeStr(const Json& shape) {
+  std::string s = "[";
+  for (size_t k = 0; k < shape.size(); ++k) s += (k ? "," : "") + shape[k].dump();
+  return s + "]";
+}
+
+int Inspect(const ModelArgs& a, std::ostream& out, std::ostream& err) {
+  auto bytes = ReadBytes(a.model);
+  if (!bytes.ok()) return Fail(err, bytes.status());
+  Json j;
+  j["model"] = a.model;
+  j["bytes"] = bytes->size();
+  // The same choice as engine::LoadModel: extension first, then content.
+  const bool tree = a.model.ends_with(".json") || a.model.ends_with(".ubj") ||
+                    (!a.model.ends_with(".onnx") && engine::LooksLikeXgboostModel(*bytes));
+  j["kind"] = tree ? "xgboost" : "onnx";
+  if (!tree) {
+    auto onnx = InspectOnnx(a.model, *bytes);
+    if (!onnx.ok()) return Fail(err, onnx.status());
+    j.update(*onnx);
+    if (!j["unsupported_ops"].empty()) {
+      // Everything the file says, then the error: this model does not run here.
+      if (a.json) out << j.dump(2) << "\n";
+      std::string list;
+      for (const auto& op : j["unsupported_ops"]) list += (list.empty() ? "" : ", ") + op.get<std::string>();
+      err << "error: " << a.model << ": operators not supported by this engine: " << list << "\n";
+      return kExitBadInput;
+    }
+  }
+  engine::ModelOptions mo;
+  mo.optimize = mo.use_dnnl = !a.reference;
+  auto model = engine::LoadModel(a.model, mo);
+  if (!model.ok()) return Fail(err, model.status());
+  if (tree) {
+    const auto& t = dynamic_cast<const engine::XgboostModel&>(**model).tree();
+    j["features"] = t.num_features();
+    j["outputs_per_row"] = t.outputs_per_row();
+    j["boosted_rounds"] = t.boosted_rounds();
+    j["objective"] = t.objective();
+    j["inputs"] = ValueInfosJson((*model)->inputs());
+    j["outputs"] = ValueInfosJson((*model)->outputs());
+  } else {
+    auto kernels = dynamic_cast<const engine::OnnxModel&>(**model).NodeKernels();
+    if (!kernels.empty()) {
+      std::map<std::string, int> counts;
+      for (const auto& k : kernels) ++counts[k];
+      j["kernels"] = counts;
+    }
+  }
+  const engine::Manifest& m = (*model)->manifest();
+  j["manifest_present"] = m.present;
+  j["manifest"] = Json::parse(engine::ManifestToJson(m));
+  if (a.json) {
+    out << j.dump(2) << "\n";
+    return 0;
+  }
+  out << fmt::format("model {} ({}, {} bytes)\n", a.model, j["kind"].get<std::string>(), bytes->size());
+  out << fmt::format("manifest: {}", m.present ? fmt::format("{} {}", m.name, m.version) : "none (described from the model)")
+      << fmt::format(", sha256 {}\n", m.model_sha256);
+  for (const char* side : {"inputs", "outputs"}) {
+    for (const auto& v : j[side]) {
+      out << fmt::format("{} {} {} {}\n", side == std::string("inputs") ? "input " : "output", v["name"].get<std::string>(),
+                         v["dtype"].get<std::string>(), ShapeStr(v["shape"]));
+    }
+  }
+  if (tree) {
+    out << fmt::format("xgboost: {} features, {} outputs per row, {} rounds, objective {}\n", j["features"].get<int64_t>(),
+                       j["outputs_per_row"].get<int64_t>(), j["boosted_rounds"].get<int64_t>(),
+                       j["objective"].get<std::string>());
+  } else {
+    out << fmt::format("opset {}, {} nodes, {} parameters ({} bytes)\n", j["opset"].get<int64_t>(), j["nodes"].get<int64_t>(),
+                       j["parameters"].get<int64_t>(), j["parameter_bytes"].get<int64_t>());
+    out << "ops:";
+    for (auto it = j["ops"].begin(); it != j["ops"].end(); ++it) out << fmt::format(" {} x{}", it.key(), it->get<int>());
+    out << "\n";
+    if (j.contains("macs")) {
+      for (const auto& e : j["macs"]) {
+        out << fmt::format("  macs {:>14} {} ({})\n", e["macs"].get<int64_t>(), e["node"].get<std::string>(),
+                           e["op"].get<std::string>());
+      }
+      out << fmt::format("macs total {}\n", j["macs_total"].get<int64_t>());
+    }
+    if (j.contains("int8_nodes")) {
+      out << fmt::format("int8 nodes after passes: {} of {}", j["int8_nodes"].size(), j["optimized_nodes"].get<int64_t>());
+      for (const auto& e : j["int8_nodes"]) out << " " << e["node"].get<std::string>() << "(" << e["op"].get<std::string>() << ")";
+      out << "\n";
+    }
+  }
+  if (m.present) out << "manifest:\n" << engine::ManifestToJson(m) << "\n";
+  return 0;
+}
+
+// "name=path" -> {name, path}; "path" -> {"", path}.
+std::pair<std::string, std::string> SplitNamed(const std::string& s) {
+  const auto eq = s.find('=');
+  if (eq == std::string::npos || s.find('/') < eq) return {"", s};
+  return {s.substr(0, eq), s.substr(eq + 1)};
+}
+
+Result<TensorMap> ReadInputs(const std::vector<std::string>& args, const std::vector<ValueInfo>& declared) {
+  TensorMap inputs;
+  for (const std::string& arg : args) {
+    auto [name, path] = SplitNamed(arg);
+    if (name.empty()) {
+      if (declared.size() != 1) {
+        std::string names;
+        for (const auto& v : declared) names += (names.empty() ? "" : ", ") + v.name;
+        return InvalidArgument("--input {}: the model has {} inputs ({}): use --input name=path", arg, declared.size(), names);
+      }
+      name = declared[0].name;
+    }
+    auto it = std::find_if(declared.begin(), declared.end(), [&](const ValueInfo& v) { return v.name == name; });
+    if (it == declared.end()) return InvalidArgument("--input {}: the model has no input '{}'", arg, name);
+    PF_ASSIGN_OR_RETURN(Tensor t, engine::ReadNpyFile(path));
+    PF_RETURN_IF_ERROR(engine::CheckTensorForInput(t, *it, path));
+    if (!inputs.emplace(name, std::move(t)).second) return InvalidArgument("--input {}: input '{}' given twice", arg, name);
+  }
+  for (const auto& v : declared) {
+    if (!inputs.count(v.name)) return InvalidArgument("model input '{}' has no --input", v.name);
+  }
+  return inputs;
+}
+
+Json TensorSummary(const Tensor& t, const engine::ManifestOutput* meaning) {
+  Json j{{"dtype", std::string(engine::DTypeName(t.dtype))}, {"shape", t.shape}};
+  Json values = Json::array();
+  for (int64_t k = 0; k < std::min<int64_t>(t.size(), 16); ++k) values.push_back(t.At(k));
+  j["values"] = values;
+  if (meaning && !meaning->class_names.empty() && t.size() == static_cast<int64_t>(meaning->class_names.size())) {
+    int64_t best = 0;
+    for (int64_t k = 1; k < t.size(); ++k) best = t.At(k) > t.At(best) ? k : best;
+    j["argmax"] = best;
+    j["class"] = meaning->class_names[best];
+  }
+  return j;
+}
+
+int RunOnce(const ModelArgs& a, std::ostream& out, std::ostream& err) {
+  engine::ModelOptions mo;
+  mo.threads = a.threads;
+  mo.optimize = mo.use_dnnl = !a.reference;
+  auto model = engine::LoadModel(a.model, mo);
+  if (!model.ok()) return Fail(err, model.status());
+  auto inputs = ReadInputs(a.inputs, (*model)->inputs());
+  if (!inputs.ok()) return Fail(err, inputs.status());
+  // Outputs to save, checked before running.
+  std::vector<std::pair<std::string, std::string>> saves;
+  const auto& outs = (*model)->outputs();
+  for (const std::string& arg : a.outputs) {
+    auto [name, path] = SplitNamed(arg);
+    if (name.empty()) {
+      if (outs.size() != 1) {
+        return Fail(err, InvalidArgument("--output {}: the model has {} outputs: use --output name=path", arg, outs.size()));
+      }
+      name = outs[0].name;
+    }
+    if (std::none_of(outs.begin(), outs.end(), [&](const ValueInfo& v) { return v.name == name; })) {
+      return Fail(err, InvalidArgument("--output {}: the model has no output '{}'", arg, name));
+    }
+    saves.emplace_back(name, path);
+  }
+  auto r = (*model)->Run(*inputs);
+  if (!r.ok()) return Fail(err, r.status());
+  for (const auto& [name, path] : saves) {
+    Status s = engine::WriteNpyFile(path, r->outputs.at(name));
+    if (!s.ok()) {
+      err << "error: " << s.message() << "\n";
+      return kExitOther;
+    }
+  }
+  Json j{{"model", a.model}, {"latency_ms", r->latency_ms}, {"outputs", Json::object()}};
+  const auto& manifest = (*model)->manifest();
+  for (const auto& [name, t] : r->outputs) {
+    auto it = std::find_if(manifest.outputs.begin(), manifest.outputs.end(),
+                           [&](const engine::ManifestOutput& o) { return o.name == name; });
+    j["outputs"][name] = TensorSummary(t, it == manifest.outputs.end() ? nullptr : &*it);
+  }
+  if (a.json) {
+    out << j.dump(2) << "\n";
+    return 0;
+  }
+  for (auto it = j["outputs"].begin(); it != j["outputs"].end(); ++it) {
+    const Json& o = *it;
+    out << fmt::format("{} {} {}:", it.key(), o["dtype"].get<std::string>(), ShapeStr(o["shape"]));
+    for (const auto& v : o["values"]) out << " " << v.get<double>();
+    if (o.contains("class")) out << fmt::format("  -> {} ({})", o["class"].get<std::string>(), o["argmax"].get<int64_t>());
+    out << "\n";
+  }
+  out << fmt::format("latency {:.3f} ms\n", r->latency_ms);
+  return 0;
+}
+
+// Resident set figures of this process in kB ("VmRSS", "VmHWM"), 0 when unreadable.
+int64_t ProcStatusKb(const std::string& key) {
+  std::ifstream f("/proc/self/status");
+  std::string line;
+  while (std::getline(f, line)) {
+    if (line.rfind(key + ":", 0) == 0) return std::stoll(line.substr(key.size() + 1));
+  }
+  return 0;
+}
+
+TensorMap RandomInputs(const std::vector<ValueInfo>& declared, unsigned seed) {
+  std::mt19937 rng(seed);
+  TensorMap m;
+  for (const auto& v : declared) {
+    Shape s = v.shape;
+    for (auto& d : s) d = d < 0 ? 1 : d;
+    const int64_t n = engine::NumElements(s);
+    if (v.dtype == DType::kFloat) {
+      std::uniform_real_distribution<float> u(-1, 1);
+      std::vector<float> x(n);
+      for (auto& e : x) e = u(rng);
+      m.emplace(v.name, Tensor::Float(s, std::move(x)));
+    } else {
+      const int64_t lo = v.dtype == DType::kInt8 ? -128 : 0, hi = v.dtype == DType::kBool ? 1 : v.dtype == DType::kInt8 || v.dtype == DType::kUint8 ? 127 : 9;
+      std::uniform_int_distribution<int64_t> u(lo, hi);
+      std::vector<int64_t> x(n);
+      for (auto& e : x) e = u(rng);
+      m.emplace(v.name, Tensor::Int(v.dtype, s, std::move(x)));
+    }
+  }
+  return m;
+}
+
+double Percentile(const std::vector<double>& sorted, double q) {
+  const size_t rank = static_cast<size_t>(std::ceil(q * sorted.size()));
+  return sorted[std::clamp<size_t>(rank, 1, sorted.size()) - 1];
+}
+
+int Bench(const ModelArgs& a, std::ostream& out, std::ostream& err) {
+  if (a.runs < 1) return Fail(err, InvalidArgument("--runs {} (must be >= 1)", a.runs));
+  if (a.threads < 1) return Fail(err, InvalidArgument("--threads {} (must be >= 1)", a.threads));
+  // Reset the peak so VmHWM measures from here (Linux >= 4.0; without it the peak may include earlier use).
+  std::ofstream("/proc/self/clear_refs") << "5";
+  const int64_t rss_before = ProcStatusKb("VmRSS");
+  engine::ModelOptions mo;
+  mo.threads = a.threads;
+  mo.optimize = mo.use_dnnl = !a.reference;
+  auto model = engine::LoadModel(a.model, mo);
+  if (!model.ok()) return Fail(err, model.status());
+  const TensorMap inputs = RandomInputs((*model)->inputs(), a.seed);
+  const int warmup = std::clamp(a.runs / 10, 1, 10);
+  for (int k = 0; k < warmup; ++k) {
+    auto r = (*model)->Run(inputs);
+    if (!r.ok()) return Fail(err, r.status());
+  }
+  std::vector<double> ms;
+  ms.reserve(a.runs);
+  for (int k = 0; k < a.runs; ++k) {
+    const auto t0 = std::chrono::steady_clock::now();
+    auto r = (*model)->Run(inputs);
+    const auto t1 = std::chrono::steady_clock::now();
+    if (!r.ok()) return Fail(err, r.status());
+    ms.push_back(std::chrono::duration<double, std::milli>(t1 - t0).count());
+  }
+  const int64_t peak = ProcStatusKb("VmHWM");
+  double mean = 0;
+  for (double v : ms) mean += v / ms.size();
+  std::vector<double> sorted = ms;
+  std::sort(sorted.begin(), sorted.end());
+  Json j{{"model", a.model},
+         {"kind", (*model)->kind()},
+         {"engine", a.reference ? "reference" : "optimized"},
+         {"threads", a.threads},
+         {"runs", a.runs},
+         {"warmup_runs", warmup},
+         {"p50_ms", Percentile(sorted, 0.5)},
+         {"p99_ms", Percentile(sorted, 0.99)},
+         {"mean_ms", mean},
+         {"min_ms", sorted.front()},
+         {"max_ms", sorted.back()},
+         {"rss_before_kb", rss_before},
+         {"peak_rss_kb", peak},
+         {"peak_minus_before_kb", peak - rss_before}};
+  if (a.json) {
+    out << j.dump(2) << "\n";
+    return 0;
+  }
+  out << fmt::format("{} ({}, {}, {} thread{}): {} runs after {} warm-up\n", a.model, (*model)->kind(),
+                     j["engine"].get<std::string>(), a.threads, a.threads == 1 ? "" : "s", a.runs, warmup);
+  out << fmt::format("latency p50 {:.3f} ms, p99 {:.3f} ms, mean {:.3f} ms, min {:.3f} ms\n", Percentile(sorted, 0.5),
+                     Percentile(sorted, 0.99), mean, sorted.front());
+  out << fmt::format("memory: peak RSS {} kB - RSS before load {} kB = {} kB\n", peak, rss_before, peak - rss_before);
+  return 0;
+}
+
+}  // namespace
+
+int RunModelCommand(const ModelArgs& a, std::ostream& out, std::ostream& err) {
+  if (a.action == "inspect") return Inspect(a, out, err);
+  if (a.action == "run") return RunOnce(a, out, err);
+  if (a.action == "bench") return Bench(a, out, err);
+  err << "error: unknown model action '" << a.action << "' (inspect, run, bench)\n";
+  return kExitBadInput;
+}
+
+void AddModelCommand(CLI::App& app) {
+  auto* model = app.add_subcommand("model", "inspect, run and time inference models (ONNX, XGBoost)");
+  model->require_subcommand(1);
+  auto add = [&](const char* name, const char* help) {
+    auto args = std::make_shared<ModelArgs>();
+    args->action = name;
+    auto* c = model->add_subcommand(name, help);
+    c->add_option("model", args->model, "model file (.onnx, or XGBoost .json/.ubj)")->required();
+    c->add_flag("--json", args->json, "JSON report");
+    c->add_flag("--reference", args->reference, "reference kernels only (no graph passes, no oneDNN)");
+    c->callback([args] { std::exit(RunModelCommand(*args, std::cout, std::cerr)); });
+    return std::pair{c, args};
+  };
+  add("inspect", "operators, shapes, parameters, MACs, int8 nodes and the manifest");
+  auto [run, run_args] = add("run", "run the model once on .npy inputs and save outputs as .npy");
+  run->add_option("--input", run_args->inputs, "input .npy: path, or name=path (repeat per input)")->required();
+  run->add_option("--output", run_args->outputs, "output .npy: path, or name=path (repeat per output)");
+  run->add_option("--threads", run_args->threads, "inference threads")->capture_default_str();
+  auto [bench, bench_args] = add("bench", "latency p50/p99 and peak memory on random inputs");
+  bench->add_option("--threads", bench_args->threads, "inference threads")->capture_default_str();
+  bench->add_option("--runs", bench_args->runs, "timed runs")->capture_default_str();
+  bench->add_option("--seed", bench_args->seed, "random input seed")->capture_default_str();
+}
+
+}  // namespace pf

@@ -1,0 +1,317 @@
+// `plantfloor model inspect|run|bench` on small ONNX models built here: a CNN whose operator
+// counts, parameter count and MACs are known in closed form (Conv 2x1x3x3 on 4x4 with pads 1:
+// 2*4*4*9 = 288 MACs; Gemm 32->3: 96 MACs; 18+2+96+3 = 119 parameters), its outputs compared with
+// the reference interpreter on the same graph, a QDQ MatMul that the passes turn into one int8
+// node, and bad inputs (wrong .npy dtype, unknown input name, unsupported op, truncated file):
+// exit code 2 and a message that says where and what.
+#include "cli/model_cmd.h"
+
+#include <gtest/gtest.h>
+#include <onnx/onnx_pb.h>
+#include <xgboost/c_api.h>
+
+#include <cmath>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <random>
+#include <sstream>
+
+#include "engine/interpreter.h"
+#include "engine/manifest.h"
+#include "engine/npy.h"
+#include "engine/onnx_import.h"
+#include "testing.h"
+
+namespace pf {
+namespace {
+
+using engine::DType;
+using engine::Tensor;
+
+struct Outcome {
+  int code;
+  std::string out, err;
+  nlohmann::json json() const { return nlohmann::json::parse(out); }
+};
+
+Outcome Model(ModelArgs a) {
+  std::ostringstream out, err;
+  int code = RunModelCommand(a, out, err);
+  return {code, out.str(), err.str()};
+}
+
+void Init(onnx::GraphProto* g, const std::string& name, int type, std::vector<int64_t> dims, std::vector<float> v) {
+  auto* t = g->add_initializer();
+  t->set_name(name);
+  t->set_data_type(type);
+  for (int64_t d : dims) t->add_dims(d);
+  for (float f : v) {
+    if (type == onnx::TensorProto::FLOAT) t->add_float_data(f);
+    else t->add_int32_data(static_cast<int32_t>(f));
+  }
+}
+
+void Value(onnx::ValueInfoProto* v, const std::string& name, std::vector<int64_t> dims) {
+  v->set_name(name);
+  auto* tt = v->mutable_type()->mutable_tensor_type();
+  tt->set_elem_type(onnx::TensorProto::FLOAT);
+  for (int64_t d : dims) tt->mutable_shape()->add_dim()->set_dim_value(d);
+}
+
+onnx::NodeProto* Add(onnx::GraphProto* g, const std::string& name, const std::string& op, std::vector<std::string> in,
+                     std::vector<std::string> out) {
+  auto* n = g->add_node();
+  n->set_name(name);
+  n->set_op_type(op);
+  for (auto& s : in) n->add_input(s);
+  for (auto& s : out) n->add_output(s);
+  return n;
+}
+
+std::vector<float> Random(size_t n, uint32_t seed) {
+  std::mt19937 rng(seed);
+  std::uniform_real_distribution<float> u(-1, 1);
+  std::vector<float> v(n);
+  for (auto& e : v) e = u(rng);
+  return v;
+}
+
+// x [1,1,4,4] -> Conv(2 filters 3x3, pads 1) -> Relu -> Flatten -> Gemm(32 -> 3) -> Softmax -> probs [1,3]
+onnx::ModelProto SmallCnn(const std::string& last_op = "Softmax") {
+  onnx::ModelProto m;
+  m.set_ir_version(7);
+  m.add_opset_import()->set_version(13);
+  auto* g = m.mutable_graph();
+  Value(g->add_input(), "x", {1, 1, 4, 4});
+  Init(g, "w", onnx::TensorProto::FLOAT, {2, 1, 3, 3}, Random(18, 1));
+  Init(g, "b", onnx::TensorProto::FLOAT, {2}, {0.1f, -0.1f});
+  Init(g, "W", onnx::TensorProto::FLOAT, {32, 3}, Random(96, 2));
+  Init(g, "B", onnx::TensorProto::FLOAT, {3}, {0, 0.5f, -0.5f});
+  auto* conv = Add(g, "conv1", "Conv", {"x", "w", "b"}, {"c"});
+  auto* pads = conv->add_attribute();
+  pads->set_name("pads");
+  pads->set_type(onnx::AttributeProto::INTS);
+  for (int k = 0; k < 4; ++k) pads->add_ints(1);
+  Add(g, "relu1", "Relu", {"c"}, {"r"});
+  Add(g, "flat", "Flatten", {"r"}, {"f"});
+  Add(g, "fc", "Gemm", {"f", "W", "B"}, {"logits"});
+  Add(g, "head", last_op, {"logits"}, {"probs"});
+  Value(g->add_output(), "probs", {1, 3});
+  return m;
+}
+
+// y = DQ(Q(DQ(Q(x)) @ DQ(w))): the QDQ pattern the passes turn into one QLinearMatMul.
+onnx::ModelProto QdqMatMul() {
+  onnx::ModelProto m;
+  m.set_ir_version(7);
+  m.add_opset_import()->set_version(13);
+  auto* g = m.mutable_graph();
+  Value(g->add_input(), "x", {1, 4});
+  Init(g, "xs", onnx::TensorProto::FLOAT, {}, {0.02f});
+  Init(g, "xz", onnx::TensorProto::UINT8, {}, {128});
+  Init(g, "w", onnx::TensorProto::INT8, {4, 3}, {10, -20, 30, 40, -50, 60, -70, 80, -90, 100, 110, -120});
+  Init(g, "ws", onnx::TensorProto::FLOAT, {}, {0.01f});
+  Init(g, "wz", onnx::TensorProto::INT8, {}, {0});
+  Init(g, "ys", onnx::TensorProto::FLOAT, {}, {0.05f});
+  Init(g, "yz", onnx::TensorProto::UINT8, {}, {128});
+  Add(g, "qx", "QuantizeLinear", {"x", "xs", "xz"}, {"xq"});
+  Add(g, "dqx", "DequantizeLinear", {"xq", "xs", "xz"}, {"xd"});
+  Add(g, "dqw", "DequantizeLinear", {"w", "ws", "wz"}, {"wd"});
+  Add(g, "mm", "MatMul", {"xd", "wd"}, {"yf"});
+  Add(g, "qy", "QuantizeLinear", {"yf", "ys", "yz"}, {"yq"});
+  Add(g, "dqy", "DequantizeLinear", {"yq", "ys", "yz"}, {"y"});
+  Value(g->add_output(), "y", {1, 3});
+  return m;
+}
+
+class ModelCmd : public ::testing::Test {
+ protected:
+  std::string Write(const std::string& name, const std::string& bytes) {
+    const std::string path = dir_.path() + "/" + name;
+    std::ofstream(path, std::ios::binary) << bytes;
+    return path;
+  }
+  ModelArgs Args(const std::string& action, const std::string& model) {
+    ModelArgs a;
+    a.action = action;
+    a.model = model;
+    a.json = true;
+    return a;
+  }
+  pf::testing::TempDir dir_;
+};
+
+TEST_F(ModelCmd, InspectCountsOpsParametersAndMacs) {
+  const std::string path = Write("cnn.onnx", SmallCnn().SerializeAsString());
+  Outcome o = Model(Args("inspect", path));
+  ASSERT_EQ(o.code, 0) << o.err;
+  auto j = o.json();
+  EXPECT_EQ(j["kind"], "onnx");
+  EXPECT_EQ(j["opset"], 13);
+  EXPECT_EQ(j["ops"], (nlohmann::json{{"Conv", 1}, {"Flatten", 1}, {"Gemm", 1}, {"Relu", 1}, {"Softmax", 1}}));
+  EXPECT_EQ(j["parameters"], 119);
+  EXPECT_EQ(j["parameter_bytes"], 119 * 4);
+  ASSERT_EQ(j["macs"].size(), 2u);
+  EXPECT_EQ(j["macs"][0], (nlohmann::json{{"node", "conv1"}, {"op", "Conv"}, {"macs", 288}}));
+  EXPECT_EQ(j["macs"][1], (nlohmann::json{{"node", "fc"}, {"op", "Gemm"}, {"macs", 96}}));
+  EXPECT_EQ(j["macs_total"], 384);
+  EXPECT_EQ(j["int8_nodes"].size(), 0u);
+  EXPECT_EQ(j["inputs"][0]["shape"], (nlohmann::json{1, 1, 4, 4}));
+  EXPECT_EQ(j["outputs"][0]["name"], "probs");
+  EXPECT_EQ(j["manifest_present"], false);
+  EXPECT_EQ(j["manifest"]["model_sha256"], *engine::OnnxModelHash(SmallCnn().SerializeAsString()));
+
+  ModelArgs text = Args("inspect", path);
+  text.json = false;
+  Outcome t = Model(text);
+  ASSERT_EQ(t.code, 0) << t.err;
+  EXPECT_NE(t.out.find("macs total 384\n"), std::string::npos) << t.out;
+  EXPECT_NE(t.out.find("ops: Conv x1 Flatten x1 Gemm x1 Relu x1 Softmax x1\n"), std::string::npos) << t.out;
+}
+
+TEST_F(ModelCmd, InspectShowsTheInt8NodesAfterThePasses) {
+  Outcome o = Model(Args("inspect", Write("q.onnx", QdqMatMul().SerializeAsString())));
+  ASSERT_EQ(o.code, 0) << o.err;
+  auto j = o.json();
+  EXPECT_EQ(j["ops"]["QuantizeLinear"], 2);
+  EXPECT_EQ(j["ops"]["DequantizeLinear"], 3);
+  ASSERT_EQ(j["int8_nodes"].size(), 1u) << j.dump();
+  EXPECT_EQ(j["int8_nodes"][0]["op"], "QLinearMatMul");
+  EXPECT_EQ(j["macs_total"], 12);  // MatMul [1,4] x [4,3]
+}
+
+TEST_F(ModelCmd, RunWritesOutputsThatMatchTheReferenceInterpreter) {
+  const std::string path = Write("cnn.onnx", SmallCnn().SerializeAsString());
+  const Tensor x = Tensor::Float({1, 1, 4, 4}, Random(16, 3));
+  const std::string xin = Write("x.npy", engine::WriteNpy(x));
+  auto graph = engine::LoadModelFromFile(path);
+  ASSERT_TRUE(graph.ok());
+  auto want = engine::RunReference(*graph, {{"x", x}});
+  ASSERT_TRUE(want.ok());
+  for (bool reference : {false, true}) {
+    SCOPED_TRACE(reference ? "reference" : "optimized");
+    ModelArgs a = Args("run", path);
+    a.inputs = {xin};
+    a.outputs = {dir_.path() + "/out.npy"};
+    a.reference = reference;
+    Outcome o = Model(a);
+    ASSERT_EQ(o.code, 0) << o.err;
+    auto y = engine::ReadNpyFile(dir_.path() + "/out.npy");
+    ASSERT_TRUE(y.ok()) << y.status().ToString();
+    ASSERT_EQ(y->shape, (engine::Shape{1, 3}));
+    for (int c = 0; c < 3; ++c) EXPECT_NEAR(y->f[c], want->at("probs").f[c], 1e-5);
+    auto j = o.json();
+    EXPECT_EQ(j["outputs"]["probs"]["shape"], (nlohmann::json{1, 3}));
+    EXPECT_NEAR(j["outputs"]["probs"]["values"][1].get<double>(), want->at("probs").f[1], 1e-5);
+  }
+  // name=path form.
+  ModelArgs named = Args("run", path);
+  named.inputs = {"x=" + xin};
+  named.outputs = {"probs=" + dir_.path() + "/p.npy"};
+  ASSERT_EQ(Model(named).code, 0);
+  EXPECT_TRUE(engine::ReadNpyFile(dir_.path() + "/p.npy").ok());
+}
+
+TEST_F(ModelCmd, BenchReportsLatencyPercentilesAndMemory) {
+  ModelArgs a = Args("bench", Write("cnn.onnx", SmallCnn().SerializeAsString()));
+  a.runs = 30;
+  Outcome o = Model(a);
+  ASSERT_EQ(o.code, 0) << o.err;
+  auto j = o.json();
+  EXPECT_EQ(j["runs"], 30);
+  EXPECT_EQ(j["warmup_runs"], 3);
+  EXPECT_EQ(j["threads"], 1);
+  EXPECT_GT(j["p50_ms"].get<double>(), 0);
+  EXPECT_LE(j["min_ms"].get<double>(), j["p50_ms"].get<double>());
+  EXPECT_LE(j["p50_ms"].get<double>(), j["p99_ms"].get<double>());
+  EXPECT_LE(j["p99_ms"].get<double>(), j["max_ms"].get<double>());
+  EXPECT_GT(j["rss_before_kb"].get<int64_t>(), 0);
+  EXPECT_GE(j["peak_rss_kb"].get<int64_t>(), j["rss_before_kb"].get<int64_t>());
+  a.runs = 0;
+  Outcome bad = Model(a);
+  EXPECT_EQ(bad.code, 2);
+  EXPECT_EQ(bad.err, "error: --runs 0 (must be >= 1)\n");
+}
+
+TEST_F(ModelCmd, BadInputsExitTwoWithWhereAndWhat) {
+  const std::string path = Write("cnn.onnx", SmallCnn().SerializeAsString());
+  ModelArgs a = Args("run", path);
+  const std::string ints = Write("i.npy", engine::WriteNpy(Tensor::Int(DType::kInt64, {1, 1, 4, 4})));
+  a.inputs = {ints};
+  Outcome o = Model(a);
+  EXPECT_EQ(o.code, 2);
+  EXPECT_EQ(o.err, "error: " + ints + ": dtype int64 ('<i8') does not match model input 'x' of dtype float ('<f4')\n");
+  a.inputs = {"image=" + ints};
+  EXPECT_EQ(Model(a).err, "error: --input image=" + ints + ": the model has no input 'image'\n");
+  const std::string small = Write("s.npy", engine::WriteNpy(Tensor::Float({1, 1, 3, 3})));
+  a.inputs = {small};
+  EXPECT_EQ(Model(a).err,
+            "error: " + small + ": shape [1,1,3,3] does not match model input 'x' of shape [1,1,4,4] (-1: any size)\n");
+
+  const std::string unsupported = Write("u.onnx", SmallCnn("Hardmax").SerializeAsString());
+  Outcome u = Model(Args("run", unsupported));
+  EXPECT_EQ(u.code, 2);
+  EXPECT_EQ(u.err, "error: " + unsupported + ": node 'head' (Hardmax): operator 'Hardmax' is not supported\n");
+  Outcome ui = Model(Args("inspect", unsupported));
+  EXPECT_EQ(ui.code, 2);
+  EXPECT_EQ(ui.json()["ops"]["Hardmax"], 1);
+  EXPECT_EQ(ui.err, "error: " + unsupported + ": operators not supported by this engine: Hardmax\n");
+
+  const std::string bytes = SmallCnn().SerializeAsString();
+  const std::string truncated = Write("t.onnx", bytes.substr(0, bytes.size() / 2));
+  Outcome t = Model(Args("inspect", truncated));
+  EXPECT_EQ(t.code, 2);
+  EXPECT_EQ(t.err, fmt::format("error: {}: not an ONNX model: protobuf ModelProto parse failed ({} bytes)\n", truncated,
+                               bytes.size() / 2));
+  Outcome missing = Model(Args("bench", dir_.path() + "/none.onnx"));
+  EXPECT_EQ(missing.code, 2);
+  EXPECT_EQ(missing.err, "error: " + dir_.path() + "/none.onnx: cannot open\n");
+}
+
+TEST_F(ModelCmd, XgboostModelInspectsAndRunsLikeTheBooster) {
+  // 100 rows of 3 features, label x0 + x2 > 0; 5 rounds.
+  std::vector<float> x = Random(300, 4), y(100);
+  for (int r = 0; r < 100; ++r) y[r] = x[r * 3] + x[r * 3 + 2] > 0 ? 1.0f : 0.0f;
+  DMatrixHandle dm;
+  BoosterHandle h;
+  ASSERT_EQ(XGDMatrixCreateFromMat(x.data(), 100, 3, std::nanf(""), &dm), 0);
+  ASSERT_EQ(XGDMatrixSetFloatInfo(dm, "label", y.data(), 100), 0);
+  ASSERT_EQ(XGBoosterCreate(&dm, 1, &h), 0);
+  ASSERT_EQ(XGBoosterSetParam(h, "objective", "binary:logistic"), 0);
+  for (int i = 0; i < 5; ++i) ASSERT_EQ(XGBoosterUpdateOneIter(h, i, dm), 0);
+  bst_ulong len = 0;
+  const char* buf = nullptr;
+  ASSERT_EQ(XGBoosterSaveModelToBuffer(h, R"({"format": "ubj"})", &len, &buf), 0);
+  const std::string path = Write("wear.ubj", std::string(buf, len));
+  const bst_ulong* shape;
+  bst_ulong dim;
+  const float* want;
+  ASSERT_EQ(XGBoosterPredictFromDMatrix(h, dm, R"({"type": 0, "training": false, "iteration_begin": 0, )"
+                                        R"("iteration_end": 0, "strict_shape": true})", &shape, &dim, &want), 0);
+  const std::vector<float> expected(want, want + 100);
+  XGBoosterFree(h);
+  XGDMatrixFree(dm);
+
+  Outcome i = Model(Args("inspect", path));
+  ASSERT_EQ(i.code, 0) << i.err;
+  auto j = i.json();
+  EXPECT_EQ(j["kind"], "xgboost");
+  EXPECT_EQ(j["features"], 3);
+  EXPECT_EQ(j["outputs_per_row"], 1);
+  EXPECT_EQ(j["boosted_rounds"], 5);
+  EXPECT_EQ(j["objective"], "binary:logistic");
+  EXPECT_EQ(j["inputs"][0], (nlohmann::json{{"name", "features"}, {"dtype", "float"}, {"shape", {-1, 3}}}));
+
+  ModelArgs a = Args("run", path);
+  a.inputs = {Write("rows.npy", engine::WriteNpy(Tensor::Float({100, 3}, x)))};
+  a.outputs = {dir_.path() + "/scores.npy"};
+  Outcome r = Model(a);
+  ASSERT_EQ(r.code, 0) << r.err;
+  auto scores = engine::ReadNpyFile(dir_.path() + "/scores.npy");
+  ASSERT_TRUE(scores.ok());
+  ASSERT_EQ(scores->shape, (engine::Shape{100, 1}));
+  for (int k = 0; k < 100; ++k) ASSERT_FLOAT_EQ(scores->f[k], expected[k]) << k;
+}
+
+}  // namespace
+}  // namespace pf

@@ -1,0 +1,126 @@
+#include "runtime/model_service.h"
+
+#include <cmath>
+
+#include <nlohmann/json.hpp>
+
+#include "core/log.h"
+
+namespace pf {
+
+using nlohmann::json;
+
+struct ModelService::Model {
+  ModelEntry entry;
+  std::unique_ptr<apps::ModelApp> app;
+  std::vector<TagId> outputs;
+  int64_t next_due_ns = 0;  // source time of the next step
+  apps::ModelStep last;
+  bool stepped = false;
+  Histogram* latency = nullptr;
+  Counter *runs = nullptr, *late = nullptr, *skipped = nullptr;
+};
+
+ModelService::~ModelService() = default;
+
+Result<std::unique_ptr<ModelService>> ModelService::Create(const PlantConfig& pc, MetricsRegistry* metrics) {
+  std::unique_ptr<ModelService> svc(new ModelService());
+  std::map<std::string, TagId> ids;
+  for (const TagDef& t : pc.tags) ids[t.name] = t.id;
+  for (const ModelEntry& e : pc.models) {
+    auto m = std::make_unique<Model>();
+    m->entry = e;
+    engine::ModelOptions mo;
+    mo.threads = e.threads;
+    PF_ASSIGN_OR_RETURN(std::unique_ptr<engine::Model> model, engine::LoadModel(e.path, mo));
+    if (metrics) {
+      const Labels l{{"model", e.app.name}};
+      m->latency = &metrics->GetHistogram("pf_model_latency_seconds", "model inference latency per run", l);
+      m->runs = &metrics->GetCounter("pf_model_runs_total", "model runs", l);
+      m->late = &metrics->GetCounter("pf_model_late_total", "model runs that missed their deadline", l);
+      m->skipped = &metrics->GetCounter("pf_model_skipped_total", "cycles without inference (inputs not ready, bad or stale; model error)", l);
+    }
+    PF_ASSIGN_OR_RETURN(m->app, apps::ModelApp::Create(e.app, std::move(model)));
+    for (const std::string& name : m->app->OutputNames()) m->outputs.push_back(ids.at(name));  // BuildPlantConfig declared them
+    const auto& tags = m->app->InputTags();
+    for (size_t i = 0; i < tags.size(); ++i) svc->by_tag_[ids.at(tags[i])].push_back({m.get(), i});
+    PF_LOG_INFO("model '{}': {} ({}), {} inputs, {} outputs", e.app.name, e.path, m->app->model().kind(), tags.size(),
+                m->outputs.size());
+    svc->models_.push_back(std::move(m));
+  }
+  return svc;
+}
+
+void ModelService::OnSample(const Sample& s, std::vector<Sample>& out) {
+  auto it = by_tag_.find(s.tag);
+  if (it == by_tag_.end()) return;
+  const std::optional<double> v = AsDouble(s.value);
+  std::lock_guard lk(mu_);
+  for (auto& [m, index] : it->second) {
+    const int64_t cycle_ns = static_cast<int64_t>(m->entry.app.cycle_s * 1e9);
+    // Step first when this sample starts a new cycle: the step sees the windows up to the boundary.
+    if (m->next_due_ns == 0) m->next_due_ns = (s.source_time.ns / cycle_ns + 1) * cycle_ns;
+    if (s.source_time.ns >= m->next_due_ns) {
+      const Timestamp at{m->next_due_ns};
+      m->next_due_ns = (s.source_time.ns / cycle_ns + 1) * cycle_ns;
+      apps::ModelStep step = m->app->Step(at);
+      for (size_t k = 0; k < m->outputs.size(); ++k) {
+        Sample o;
+        o.tag = m->outputs[k];
+        o.source_time = at;
+        o.receive_time = Now();
+        o.quality = step.quality;
+        o.value = std::isnan(step.values[k]) ? 0.0 : step.values[k];
+        out.push_back(std::move(o));
+      }
+      if (m->latency) {
+        if (step.ran) m->latency->Observe(step.latency_ms * 1e-3), m->runs->Inc();
+        if (step.late) m->late->Inc();
+        if (!step.ran) m->skipped->Inc();
+      }
+      if (!step.ran && (m->app->skipped() + m->app->failed()) % 100 == 1)
+        PF_LOG_WARN("model '{}': not run: {}", m->entry.app.name, step.reason);
+      m->last = std::move(step);
+      m->stepped = true;
+    }
+    m->app->OnSample(index, v.value_or(std::nan("")), v ? s.quality : Quality::kBad, s.source_time);
+  }
+}
+
+Status ModelService::AddRoutes(ApiServer& api) {
+  return api.AddRoute(
+      "GET", "/api/v1/models",
+      [this](const ApiRequest&) {
+        json items = json::array();
+        std::lock_guard lk(mu_);
+        for (const auto& m : models_) {
+          const engine::Manifest& man = m->app->model().manifest();
+          json last = nullptr;
+          if (m->stepped) {
+            json values = json::object();
+            for (size_t k = 0; k < m->app->OutputNames().size(); ++k)
+              values[m->app->OutputNames()[k]] = m->last.ran ? json(m->last.values[k]) : json(nullptr);
+            last = {{"time", FormatRfc3339(m->last.time)}, {"ran", m->last.ran}, {"late", m->last.late},
+                    {"latency_ms", m->last.latency_ms}, {"reason", m->last.reason.empty() ? json(nullptr) : json(m->last.reason)},
+                    {"values", values}};
+          }
+          items.push_back({{"name", m->entry.app.name},
+                           {"path", m->entry.path},
+                           {"kind", m->app->model().kind()},
+                           {"manifest", {{"present", man.present}, {"name", man.name}, {"version", man.version},
+                                         {"model_sha256", man.model_sha256}}},
+                           {"cycle_s", m->entry.app.cycle_s},
+                           {"inputs", m->app->InputTags()},
+                           {"outputs", m->app->OutputNames()},
+                           {"runs", m->app->runs()},
+                           {"late", m->app->late_runs()},
+                           {"skipped", m->app->skipped()},
+                           {"failed", m->app->failed()},
+                           {"last", last}});
+        }
+        return ApiResponse::Json({{"models", items}});
+      },
+      false);
+}
+
+}  // namespace pf

@@ -1,0 +1,44 @@
+#pragma once
+// ModelService: the [[models]] of the running plant (issue 8 item 6). Each model is an
+// apps::ModelApp fed by the processor thread with its input tags' samples; it runs once per cycle
+// of the inputs' source time (the first input sample at or past the next cycle boundary triggers
+// the step, so replayed and live data behave alike) and its outputs go back into the normal sample
+// path as the declared output tags (history, rules, SPC): good quality, uncertain when the run
+// missed its deadline, bad with no value when it could not run (a window not full, a bad or stale
+// input, a model error). GET /api/v1/models lists each model with its manifest, counters and the
+// last step. Latency histograms per model go to /metrics (pf_model_latency_seconds{model=...}).
+//
+// Thread-safety: OnSample on the processor thread; the API handler on API threads; one mutex.
+#include <map>
+#include <memory>
+#include <mutex>
+#include <vector>
+
+#include "api/api_server.h"
+#include "apps/model_app.h"
+#include "core/metrics.h"
+#include "runtime/plant_config.h"
+
+namespace pf {
+
+class ModelService {
+ public:
+  static Result<std::unique_ptr<ModelService>> Create(const PlantConfig& pc, MetricsRegistry* metrics);
+  ~ModelService();
+  bool empty() const { return models_.empty(); }
+
+  // Processor thread: a sample of any tag; appends the output samples of the steps it triggered.
+  void OnSample(const Sample& s, std::vector<Sample>& out);
+
+  Status AddRoutes(ApiServer& api);
+
+  struct Model;
+
+ private:
+  ModelService() = default;
+  std::vector<std::unique_ptr<Model>> models_;
+  std::map<TagId, std::vector<std::pair<Model*, size_t>>> by_tag_;
+  mutable std::mutex mu_;
+};
+
+}  // namespace pf
