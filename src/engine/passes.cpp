@@ -456,15 +456,40 @@ Result<QdqCounts> RewriteQdq(Graph& g, const std::map<std::string, TensorInfo>& 
     const Node node = g.nodes[n];  // a copy: FreshName() may not invalidate it, but constants change
     if (drop[n] || node.outputs.size() != 1) continue;
     const std::string& op = node.op_type;
-    if (op != "Conv" && op != "MatMul" && op != "Gemm" && op != "Add" && op != "GlobalAveragePool") continue;
+    const bool passthrough = op == "MaxPool" || op == "Flatten" || op == "Reshape" || op == "Squeeze" ||
+                             op == "Unsqueeze" || op == "Transpose";
+    if (op != "Conv" && op != "MatMul" && op != "Gemm" && op != "Add" && op != "GlobalAveragePool" && !passthrough)
+      continue;
     if (node.Has("pf_sum") || node.Has("pf_activation")) continue;
     auto tail = MatchQTail(g, uses, node.outputs[0]);
     if (!tail || taken(*tail)) continue;
     auto a = MatchDq(g, uses, shapes, node.Input(0));
-    const bool unary = op == "GlobalAveragePool";
+    const bool unary = op == "GlobalAveragePool" || passthrough;
     auto b = unary ? a : MatchDq(g, uses, shapes, node.Input(1));
     if (!a || !b || !ActivationParamsOk(*a)) continue;
     const std::string base = node.name.empty() ? node.outputs[0] : node.name;
+    if (passthrough) {
+      // DQ -> MaxPool / a layout op -> Q with the same scale and zero point: the max commutes with the
+      // monotonic (de)quantization, layout ops only move elements, and Q(DQ(x)) == x, so the op runs
+      // on the 8-bit tensor itself (exact; ONNX Runtime does the same). Only one-output forms; the
+      // other inputs (Reshape's shape, axes) stay as they are.
+      if (node.outputs.size() != 1 || !tail->act.empty()) continue;
+      const Tensor* ys = Const(g, tail->scale);
+      const Tensor* yz = Const(g, tail->zp);
+      const int64_t xz = a->z == nullptr ? 0 : a->z->i[0];
+      const int64_t qz = yz == nullptr ? 0 : yz->i[0];
+      const DType qt = yz == nullptr ? DType::kUint8 : yz->dtype;
+      if (ys == nullptr || ys->f[0] != a->s->f[0] || xz != qz || qt != a->type) continue;
+      Node mp = node;
+      mp.name = base + "_q8";
+      mp.inputs[0] = a->q;
+      mp.outputs = {tail->out};
+      drop[n] = true;
+      for (size_t k : tail->nodes) drop[k] = true;
+      added.push_back(std::move(mp));
+      ++counts.qlinear;
+      continue;
+    }
     Node q;
     q.name = base + "_quant";
     q.outputs = {tail->out};

@@ -699,6 +699,40 @@ TEST(Passes, QdqGlobalAveragePoolBecomesPfQLinearGlobalAveragePool) {
   EXPECT_LE(Steps(got, r.before.at(y), ys).max_steps, 1.0);
 }
 
+// DQ -> MaxPool -> Q and DQ -> Flatten -> Q with the same scale and zero point run on the 8-bit
+// tensor: exactly the same outputs, no DQ/Q left between them. Another scale keeps the fp32 form.
+TEST(Passes, QdqMaxPoolAndFlattenRunOnEightBitTensors) {
+  Builder b(19);
+  b.Input("x", {1, 4, 6, 6});
+  const std::string xdq = b.Qdq("x", "qx", 0.02f, DType::kUint8, 100);
+  b.Add("MaxPool", {xdq}, {"mp"}, {{"kernel_shape", Ints({2, 2})}, {"strides", Ints({2, 2})}});
+  const std::string mdq = b.Qdq("mp", "mq", 0.02f, DType::kUint8, 100);
+  b.Add("Flatten", {mdq}, {"f"});
+  const std::string y = b.Qdq("f", "fq", 0.02f, DType::kUint8, 100);
+  b.Output(y);
+  const TensorMap inputs = b.RandomInputs(-2, 3);
+  auto r = RunBoth(b.graph(), inputs);
+  EXPECT_EQ(r.report.qlinear_nodes, 2);
+  EXPECT_EQ(Count(r.optimized, "MaxPool"), 1);
+  EXPECT_EQ(Count(r.optimized, "Flatten"), 1);
+  EXPECT_EQ(Count(r.optimized, "DequantizeLinear"), 1);  // only the graph output's
+  EXPECT_EQ(Count(r.optimized, "QuantizeLinear"), 1);    // only the input's
+  const Tensor& got = r.after.at(y);
+  const Tensor& want = r.before.at(y);
+  ASSERT_EQ(got.f.size(), want.f.size());
+  for (size_t k = 0; k < got.f.size(); ++k) EXPECT_EQ(got.f[k], want.f[k]) << k;
+
+  Builder c(19);
+  c.Input("x", {1, 4, 6, 6});
+  const std::string cdq = c.Qdq("x", "qx", 0.02f, DType::kUint8, 100);
+  c.Add("MaxPool", {cdq}, {"mp"}, {{"kernel_shape", Ints({2, 2})}, {"strides", Ints({2, 2})}});
+  const std::string cy = c.Qdq("mp", "mq", 0.03f, DType::kUint8, 100);
+  c.Output(cy);
+  auto rc = RunBoth(c.graph(), c.RandomInputs(-2, 3));
+  EXPECT_EQ(rc.report.qlinear_nodes, 0);
+  EXPECT_EQ(Count(rc.optimized, "DequantizeLinear"), 2);
+}
+
 TEST(Passes, QdqPatternThatDoesNotMatchStaysFp32) {
   // Weights with a non-zero zero point, and an op between DQ and Q that is not quantized
   // (Sigmoid): both stay DQ -> op -> Q; the weight DQ is folded into an fp32 constant.
