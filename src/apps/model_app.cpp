@@ -109,7 +109,14 @@ Result<std::unique_ptr<ModelApp>> ModelApp::Create(ModelAppConfig config, std::u
 void ModelApp::OnSample(size_t index, double value, Quality quality, Timestamp t) {
   if (index >= channels_.size()) return;
   Channel& ch = channels_[index];
-  if (ch.any && t.ns <= ch.newest.ns) return;  // a repeat or an older sample: the window moves forward only
+  const double max_age = config_.max_input_age_s.value_or(2 * config_.cycle_s);
+  const auto age_limit = static_cast<int64_t>(max_age * 1e9);
+  if (ch.any && t.ns <= ch.newest.ns) {
+    if (ch.newest.ns - t.ns <= age_limit) return;  // a repeat or an older sample: the window moves forward only
+    ch.window.clear();  // the clock went back further than max_input_age: start the window again
+  } else if (ch.any && t.ns - ch.newest.ns > age_limit) {
+    ch.window.clear();  // a gap longer than max_input_age: the older samples are not this window's
+  }
   ch.window.emplace_back(value, std::isfinite(value) ? quality : Quality::kBad);
   while (static_cast<int>(ch.window.size()) > bound_[ch.binding].window) ch.window.pop_front();
   ch.newest = t;

@@ -67,7 +67,9 @@ class ModelApp {
 
   // The flat list of input tags (binding by binding, tag by tag) for the caller to route samples.
   const std::vector<std::string>& InputTags() const { return input_tags_; }
-  // A sample of input tag `index` (into InputTags()).
+  // A sample of input tag `index` (into InputTags()). Samples only move a window forward (a repeat
+  // or older sample is dropped); a gap longer than max_input_age, or a clock stepping back by more
+  // than that, starts the tag's window again.
   void OnSample(size_t index, double value, Quality quality, Timestamp t);
   // Runs the model (or explains why not). The returned values line up with OutputNames().
   ModelStep Step(Timestamp now);

@@ -92,6 +92,17 @@ TEST(ModelApp, NoInferenceOnBadOrStaleInputs) {
   EXPECT_EQ(s.reason, "tag 'press.p1': newest sample 3.5 s old (max_input_age 2 s)");
   EXPECT_EQ(app->skipped(), 3u);
   EXPECT_EQ(app->runs(), 1u);
+  // After a gap longer than max_input_age the older samples are not this window's: it refills.
+  app->OnSample(0, 1, Quality::kGood, T(20));
+  app->OnSample(1, 10, Quality::kGood, T(20));
+  EXPECT_EQ(app->Step(T(20.5)).reason, "tag 'press.p1': 1 of 2 samples");
+  app->OnSample(0, 1, Quality::kGood, T(21));
+  app->OnSample(1, 10, Quality::kGood, T(21));
+  EXPECT_TRUE(app->Step(T(21.5)).ran);
+  // A clock that steps back by more than max_input_age restarts the window too.
+  app->OnSample(0, 1, Quality::kGood, T(5));
+  app->OnSample(1, 10, Quality::kGood, T(5));
+  EXPECT_EQ(app->Step(T(5.5)).reason, "tag 'press.p1': 1 of 2 samples");
 }
 
 TEST(ModelApp, DeadlineMissGivesUncertainAndIsCounted) {

@@ -133,7 +133,8 @@ Result<std::unique_ptr<OverallMonitor>> OverallMonitor::Create(OverallMonitorCon
 }
 
 void OverallMonitor::OnSpeed(double rpm, Timestamp t) {
-  if (!std::isfinite(rpm) || rpm <= 0) {
+  // 0 rpm is a valid speed (a stopped machine: suppressed below min_speed_fraction), not a missing one.
+  if (!std::isfinite(rpm) || rpm < 0) {
     s_->have_speed = false;
     return;
   }

@@ -106,7 +106,7 @@ class OverallMonitor {
   static Result<std::unique_ptr<OverallMonitor>> Create(OverallMonitorConfig config);
   ~OverallMonitor();
 
-  // A speed sample in rpm (NaN or <= 0 counts as missing).
+  // A speed sample in rpm (NaN or < 0 counts as missing; 0 is a stopped machine, suppressed as low speed).
   void OnSpeed(double rpm, Timestamp t);
   // One sample of the overall tag: value in mm/s RMS (NaN when the sample carries no number).
   OverallStep OnSample(double value_mm_s, Quality quality, Timestamp t);

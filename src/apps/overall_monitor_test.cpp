@@ -345,6 +345,12 @@ TEST(OverallMonitor, LowSpeedAndMissingSpeedSuppressMachineConditions) {
   st = m->OnSample(9.3, Quality::kGood, At(14));
   EXPECT_TRUE(Find(st, "fan1.de.sensor.speed_missing")->update.active);
   EXPECT_FALSE(st.learning);
+  // A stopped machine (0 rpm) is a speed, not a missing one: suppressed, no sensor fault.
+  m->OnSpeed(0, At(15));
+  st = m->OnSample(0.4, Quality::kGood, At(15));
+  EXPECT_TRUE(OnlySensorCauses(st));
+  EXPECT_FALSE(Find(st, "fan1.de.sensor.speed_missing")->update.active);
+  EXPECT_TRUE(st.suppressed);
 }
 
 TEST(OverallMonitor, BaselineSurvivesARestart) {

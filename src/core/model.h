@@ -36,6 +36,7 @@ struct TagDef {
   std::string unit;
   std::string description;
   std::string source;    // name of the source that produces it
+  bool derived = false;  // computed by plantfloor (monitor, model) from the source's tags, not read from it
   ContextRole context = ContextRole::kNone;
   std::string context_key;     // name stamped on events ("product", "recipe", ... or custom)
   StoreMode store = StoreMode::kOnChange;

@@ -177,7 +177,8 @@ int FoldBatchNorms(Graph& g) {
       p[k] = Const(g, bn.Input(k + 1));
       ok = p[k] != nullptr && p[k]->is_float() && p[k]->shape == Shape{m};
     }
-    if (!ok) continue;
+    // Shapes may not have been inferred (an unsupported op earlier): check what is indexed below.
+    if (!ok || w->size() % m != 0 || (cb != nullptr && cb->shape != Shape{m})) continue;
     const double eps = bn.Float("epsilon", 1e-5f);
     Tensor nw = *w;
     Tensor nb = Tensor::Float({m});

@@ -41,9 +41,16 @@ Result<std::unique_ptr<ModelService>> ModelService::Create(const PlantConfig& pc
       m->skipped = &metrics->GetCounter("pf_model_skipped_total", "cycles without inference (inputs not ready, bad or stale; model error)", l);
     }
     PF_ASSIGN_OR_RETURN(m->app, apps::ModelApp::Create(e.app, std::move(model)));
-    for (const std::string& name : m->app->OutputNames()) m->outputs.push_back(ids.at(name));  // BuildPlantConfig declared them
+    // BuildPlantConfig declared the outputs from the same file; a file replaced since then may differ.
+    for (const std::string& name : m->app->OutputNames()) {
+      auto id = ids.find(name);
+      if (id == ids.end())
+        return FailedPrecondition("model '{}': output tag '{}' was not declared when the configuration was read; "
+                                  "was {} replaced since? Check the configuration again", e.app.name, name, e.path);
+      m->outputs.push_back(id->second);
+    }
     const auto& tags = m->app->InputTags();
-    for (size_t i = 0; i < tags.size(); ++i) svc->by_tag_[ids.at(tags[i])].push_back({m.get(), i});
+    for (size_t i = 0; i < tags.size(); ++i) svc->by_tag_[ids.at(tags[i])].push_back({m.get(), i});  // checked by BuildPlantConfig
     PF_LOG_INFO("model '{}': {} ({}), {} inputs, {} outputs", e.app.name, e.path, m->app->model().kind(), tags.size(),
                 m->outputs.size());
     svc->models_.push_back(std::move(m));
@@ -59,7 +66,10 @@ void ModelService::OnSample(const Sample& s, std::vector<Sample>& out) {
   for (auto& [m, index] : it->second) {
     const int64_t cycle_ns = static_cast<int64_t>(m->entry.app.cycle_s * 1e9);
     // Step first when this sample starts a new cycle: the step sees the windows up to the boundary.
-    if (m->next_due_ns == 0) m->next_due_ns = (s.source_time.ns / cycle_ns + 1) * cycle_ns;
+    // A sample more than two cycles before the next boundary means the clock went back (or an
+    // earlier sample came from the future): start the cycles again from this sample.
+    if (m->next_due_ns == 0 || s.source_time.ns < m->next_due_ns - 2 * cycle_ns)
+      m->next_due_ns = (s.source_time.ns / cycle_ns + 1) * cycle_ns;
     if (s.source_time.ns >= m->next_due_ns) {
       const Timestamp at{m->next_due_ns};
       m->next_due_ns = (s.source_time.ns / cycle_ns + 1) * cycle_ns;
@@ -70,7 +80,11 @@ void ModelService::OnSample(const Sample& s, std::vector<Sample>& out) {
         o.source_time = at;
         o.receive_time = Now();
         o.quality = step.quality;
-        o.value = std::isnan(step.values[k]) ? 0.0 : step.values[k];
+        o.value = step.values[k];
+        if (!std::isfinite(step.values[k])) {  // did not run, or the model gave NaN/inf: no usable value
+          o.quality = Quality::kBad;
+          o.value = 0.0;
+        }
         out.push_back(std::move(o));
       }
       if (m->latency) {

@@ -436,6 +436,7 @@ Status ReadCondition(const ConfigNode& root, PlantConfig& pc, std::map<std::stri
       t.description = fmt::format("{} of {} (condition monitor '{}')", apps::DerivedSuffix(static_cast<apps::Derived>(d)),
                                   c.tag, c.name);
       t.source = wave.source;
+      t.derived = true;
       tag_names[t.name] = cn;
       pc.tags.push_back(std::move(t));
     }
@@ -483,6 +484,7 @@ Status ReadCondition(const ConfigNode& root, PlantConfig& pc, std::map<std::stri
       t.asset_id = c.asset;
       t.description = fmt::format("{} of {} (overall monitor '{}')", apps::OverallDerivedSuffix(which), c.tag, c.name);
       t.source = tag.source;
+      t.derived = true;
       tag_names[t.name] = cn;
       pc.tags.push_back(std::move(t));
     }
@@ -532,6 +534,9 @@ Status ReadModels(const ConfigNode& root, PlantConfig& pc, std::map<std::string,
         if (t == pc.tags.end())
           return ConfigError(*mn, fmt::format("input '{}': unknown tag '{}'; a model reads tags declared under "
                                               "[[sources.tags]], a template or a monitor's derived tags", b.input, tag));
+        // Waveform and string tags cannot feed a model input; a bool tag can (0 / 1).
+        if (std::string why = NotScalar(pc, *t); !why.empty() && why.find("bool") == std::string::npos)
+          return ConfigError(*mn, fmt::format("input '{}': tag '{}' {}", b.input, tag, why));
         if (first_asset.empty()) first_asset = t->asset_id, source = t->source;
       }
     if (e.asset.empty()) e.asset = first_asset;
@@ -545,6 +550,7 @@ Status ReadModels(const ConfigNode& root, PlantConfig& pc, std::map<std::string,
       t.asset_id = e.asset;
       t.description = fmt::format("output of model '{}'", e.app.name);
       t.source = source;
+      t.derived = true;
       tag_names[t.name] = mn;
       pc.tags.push_back(std::move(t));
     }

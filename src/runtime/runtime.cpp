@@ -370,7 +370,9 @@ void Runtime::IngestSamples(std::vector<Sample>& batch, CommitBatch& pending, Co
     const TagDef& def = snap.def;
     if (def.context != ContextRole::kNone && s.quality != Quality::kBad)
       contexts_[def.asset_id][def.context_key] = ValueToString(s.value);
+    // Derived tags (monitor outputs, model outputs) say nothing about their source's link.
     for (auto& st : source_states_) {
+      if (def.derived) break;
       if (st.name != def.source) continue;
       if (s.quality == Quality::kGood) {
         st.connected = true;
