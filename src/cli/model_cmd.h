@@ -37,6 +37,7 @@ struct ModelArgs {
   int runs = 200;
   bool reference = false;
   unsigned seed = 1;
+  bool profile = false;  // bench: time per node (ONNX)
 };
 
 // Returns the exit code; the report to out, errors to err ("error: ..." lines).

@@ -531,6 +531,118 @@ Status ConvKernel::DstToPlain(const void* native, void* plain) {
   return Status::Ok();
 }
 
+// ---------------------------------------------------------------- PoolKernel
+
+struct PoolKernel::Impl {
+  PoolSpec spec;
+  dnnl::pooling_v2_forward::primitive_desc pd;
+  dnnl::pooling_v2_forward prim;
+  dnnl::stream stream;
+  dnnl::memory::desc dst_native, dst_plain;
+  dnnl::memory src_mem, dst_mem, dst_user, scratch_mem;
+  Buffer scratch_buf;
+  dnnl::reorder to_plain;
+  bool dst_is_plain = false, flip = false;
+  std::string label;
+};
+
+PoolKernel::PoolKernel(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+PoolKernel::~PoolKernel() = default;
+const dnnl::memory::desc& PoolKernel::dst_desc() const { return impl_->dst_native; }
+std::string PoolKernel::impl() const { return impl_->pd.impl_info_str(); }
+
+Result<std::unique_ptr<PoolKernel>> PoolKernel::Create(const PoolSpec& spec) {
+  const PoolSpec& s = spec;
+  const std::string where = fmt::format("maxpool {}x{}x{}x{} k{}x{} s{}x{}", s.batch, s.channels, s.in_h, s.in_w,
+                                        s.kernel_h, s.kernel_w, s.stride_h, s.stride_w);
+  if (s.batch < 1 || s.channels < 1 || s.in_h < 1 || s.in_w < 1 || s.out_h < 1 || s.out_w < 1 || s.kernel_h < 1 ||
+      s.kernel_w < 1 || s.stride_h < 1 || s.stride_w < 1 || s.dilation_h < 1 || s.dilation_w < 1 || s.pad_top < 0 ||
+      s.pad_left < 0) {
+    return InvalidArgument("{}: sizes, strides and dilations must be >= 1 and pads >= 0", where);
+  }
+  const int64_t eff_h = (s.kernel_h - 1) * s.dilation_h + 1, eff_w = (s.kernel_w - 1) * s.dilation_w + 1;
+  // End pads that give exactly the output size with oneDNN's floor formula (ceil_mode adds some).
+  const int64_t pad_bottom = std::max<int64_t>(0, (s.out_h - 1) * s.stride_h + eff_h - s.in_h - s.pad_top);
+  const int64_t pad_right = std::max<int64_t>(0, (s.out_w - 1) * s.stride_w + eff_w - s.in_w - s.pad_left);
+  if ((s.in_h + s.pad_top + pad_bottom - eff_h) / s.stride_h + 1 != s.out_h ||
+      (s.in_w + s.pad_left + pad_right - eff_w) / s.stride_w + 1 != s.out_w) {
+    return InvalidArgument("{}: output {}x{} does not follow from the geometry", where, s.out_h, s.out_w);
+  }
+  if (HasEmptyWindow(s.in_h, s.kernel_h, s.stride_h, s.dilation_h, s.pad_top, s.out_h) ||
+      HasEmptyWindow(s.in_w, s.kernel_w, s.stride_w, s.dilation_w, s.pad_left, s.out_w)) {
+    return Unimplemented("{}: a window lies wholly in the padding", where);
+  }
+  auto impl = std::make_unique<Impl>();
+  impl->spec = spec;
+  impl->spec.src_layout = nullptr;
+  impl->label = where;
+  try {
+    const dt real_t = ToDnnl(s.type);
+    const dims src_d{s.batch, s.channels, s.in_h, s.in_w}, dst_d{s.batch, s.channels, s.out_h, s.out_w};
+    const auto src_md = s.src_layout ? *s.src_layout : dnnl::memory::desc(src_d, real_t, tag::nchw);
+    if (src_md.dims() != src_d) return InvalidArgument("{}: the src layout has other dimensions", where);
+    const dt carried_t = src_md.data_type();
+    impl->flip = s.type == DataType::kS8 && carried_t == dt::u8;
+    if (carried_t != real_t && !impl->flip) return InvalidArgument("{}: the src layout has another data type", where);
+    const auto dst_any = dnnl::memory::desc(dst_d, carried_t, tag::any);
+    dnnl::pooling_v2_forward::desc desc(dnnl::prop_kind::forward_inference, dnnl::algorithm::pooling_max, src_md,
+                                        dst_any, {s.stride_h, s.stride_w}, {s.kernel_h, s.kernel_w},
+                                        {s.dilation_h - 1, s.dilation_w - 1}, {s.pad_top, s.pad_left},
+                                        {pad_bottom, pad_right});
+    dnnl::primitive_attr attr;
+    attr.set_scratchpad_mode(dnnl::scratchpad_mode::user);
+    auto& eng = CpuEngine();
+    impl->pd = dnnl::pooling_v2_forward::primitive_desc(desc, attr, eng);
+    impl->prim = dnnl::pooling_v2_forward(impl->pd);
+    impl->stream = dnnl::stream(eng);
+    impl->dst_native = impl->pd.dst_desc();
+    impl->dst_plain = dnnl::memory::desc(dst_d, carried_t, tag::nchw);
+    impl->dst_is_plain = impl->dst_native == impl->dst_plain;
+    impl->src_mem = dnnl::memory(src_md, eng, DNNL_MEMORY_NONE);
+    impl->dst_mem = dnnl::memory(impl->dst_native, eng, DNNL_MEMORY_NONE);
+    impl->dst_user = dnnl::memory(impl->dst_plain, eng, DNNL_MEMORY_NONE);
+    impl->scratch_buf.Allocate(impl->pd.scratchpad_desc().get_size());
+    impl->scratch_mem = dnnl::memory(impl->pd.scratchpad_desc(), eng, impl->scratch_buf.get());
+    if (!impl->dst_is_plain) {
+      impl->to_plain = dnnl::reorder(dnnl::reorder::primitive_desc(eng, impl->dst_native, eng, impl->dst_plain));
+    }
+  } catch (const dnnl::error& e) {
+    return FromDnnl(e, where);
+  }
+  return std::unique_ptr<PoolKernel>(new PoolKernel(std::move(impl)));
+}
+
+Status PoolKernel::ExecuteNative(const void* src, void* dst) {
+  Impl& m = *impl_;
+  try {
+    m.src_mem.set_data_handle(const_cast<void*>(src));
+    m.dst_mem.set_data_handle(dst);
+    m.prim.execute(m.stream, {{DNNL_ARG_SRC, m.src_mem}, {DNNL_ARG_DST, m.dst_mem}, {DNNL_ARG_SCRATCHPAD, m.scratch_mem}});
+    m.stream.wait();
+  } catch (const dnnl::error& e) {
+    return FromDnnl(e, m.label + ": execute");
+  }
+  return Status::Ok();
+}
+
+Status PoolKernel::DstToPlain(const void* native, void* plain) {
+  Impl& m = *impl_;
+  try {
+    if (m.dst_is_plain) {
+      std::memcpy(plain, native, m.dst_plain.get_size());
+    } else {
+      m.dst_mem.set_data_handle(const_cast<void*>(native));
+      m.dst_user.set_data_handle(plain);
+      Reorder(m.stream, m.to_plain, m.dst_mem, m.dst_user);
+      m.stream.wait();
+    }
+    if (m.flip) FlipSign(plain, plain, m.dst_plain.get_size());
+  } catch (const dnnl::error& e) {
+    return FromDnnl(e, m.label + ": dst reorder");
+  }
+  return Status::Ok();
+}
+
 // ---------------------------------------------------------------- GemmKernel
 
 struct GemmKernel::Impl {

@@ -121,10 +121,19 @@ struct ConvSpec {
   int64_t out_w() const;
 };
 
+// A kernel whose output lives in a oneDNN layout (dst_desc()) and can convert it to row-major
+// (NCHW of the output's real dtype: s8 carried as u8 is flipped back).
+class NativeProducer {
+ public:
+  virtual ~NativeProducer() = default;
+  virtual Status DstToPlain(const void* native, void* plain) = 0;
+  virtual const dnnl::memory::desc& dst_desc() const = 0;
+};
+
 // Convolution. Weights are [out_c, in_c/group, kernel_h, kernel_w] row-major: `w` (fp32) or `wq`
 // (int8, s8). Bias has out_c values: `b` (fp32, may be null) or `bq` (int32, may be null). The
 // buffers are copied at Create and need not outlive it.
-class ConvKernel {
+class ConvKernel : public NativeProducer {
  public:
   static Result<std::unique_ptr<ConvKernel>> Create(const ConvSpec& spec, const float* w, const int8_t* wq,
                                                     const float* b, const int32_t* bq);
@@ -134,9 +143,9 @@ class ConvKernel {
   // Same on buffers in src_desc()/dst_desc(); sum is in dst_desc() (may equal dst).
   Status ExecuteNative(const void* src, void* dst, const void* sum);
   Status SrcFromPlain(const void* plain, void* native);
-  Status DstToPlain(const void* native, void* plain);
+  Status DstToPlain(const void* native, void* plain) override;
   const dnnl::memory::desc& src_desc() const;
-  const dnnl::memory::desc& dst_desc() const;
+  const dnnl::memory::desc& dst_desc() const override;
   // The oneDNN implementation chosen, e.g. "brgconv:avx512_core_vnni".
   std::string impl() const;
   const ConvSpec& spec() const;
@@ -144,6 +153,39 @@ class ConvKernel {
 
  private:
   explicit ConvKernel(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+// Max pooling (ONNX MaxPool without the Indices output) on f32, u8 or s8, 1-D (in_h = 1) or 2-D,
+// run in the layout of its input so that a chain of convolutions and poolings never reorders.
+// Padded taps are ignored, as ONNX specifies. On 8-bit tensors max pooling commutes with the
+// (monotone) dequantization, so it runs on the quantized values; an s8 tensor carried as u8 with
+// the sign bit flipped (see "s8 activations without VNNI") stays monotone too.
+struct PoolSpec {
+  int64_t batch = 1, channels = 0, in_h = 1, in_w = 0, out_h = 1, out_w = 0;
+  int64_t kernel_h = 1, kernel_w = 1, stride_h = 1, stride_w = 1, dilation_h = 1, dilation_w = 1;
+  int64_t pad_top = 0, pad_left = 0;  // the end pads follow from the output size (ceil_mode)
+  DataType type = DataType::kF32;     // the tensor's real type (plain interface)
+  // The src layout (a producer's dst_desc()); null: plain NCHW. A u8 layout for an s8 type means
+  // the s8-as-u8 carry: DstToPlain flips the sign bit back.
+  const dnnl::memory::desc* src_layout = nullptr;
+};
+
+class PoolKernel : public NativeProducer {
+ public:
+  // kInvalidArgument for inconsistent sizes; kUnimplemented when a window lies wholly in the
+  // padding (ONNX and oneDNN disagree there) or oneDNN has no implementation.
+  static Result<std::unique_ptr<PoolKernel>> Create(const PoolSpec& spec);
+  ~PoolKernel() override;
+  // src in the spec's src layout, dst in dst_desc().
+  Status ExecuteNative(const void* src, void* dst);
+  Status DstToPlain(const void* native, void* plain) override;
+  const dnnl::memory::desc& dst_desc() const override;
+  std::string impl() const;
+  struct Impl;
+
+ private:
+  explicit PoolKernel(std::unique_ptr<Impl> impl);
   std::unique_ptr<Impl> impl_;
 };
 

@@ -16,9 +16,12 @@
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <random>
 #include <thread>
 
+#include <fmt/format.h>
+#include <fmt/ranges.h>
 #include <omp.h>
 
 #include "engine/ops.h"
@@ -538,6 +541,143 @@ TEST(DnnlConv, RejectsInconsistentSpecs) {
   auto k3 = ConvKernel::Create(q, nullptr, wq.data(), nullptr, nullptr);
   ASSERT_FALSE(k3.ok());
   EXPECT_EQ(k3.status().code(), StatusCode::kUnimplemented);
+}
+
+// MaxPool on oneDNN against the reference MaxPool of the op table: random geometries (1-D and 2-D,
+// strides, dilations, pads, ceil_mode) and types; src given plain, in a blocked/channels-last layout
+// (as a convolution's dst would be), and, for s8, carried as u8 with the sign bit flipped. Max
+// pooling only selects values, so every element must be identical.
+TEST(DnnlPool, RandomGeometriesEqualTheReference) {
+  std::mt19937 rng(29);
+  auto pick = [&](int lo, int hi) { return static_cast<int64_t>(lo + rng() % (hi - lo + 1)); };
+  int checked = 0, unimplemented = 0;
+  for (int t = 0; t < 120; ++t) {
+    const bool one_d = t % 4 == 3;
+    const DataType type = t % 3 == 0 ? DataType::kF32 : t % 3 == 1 ? DataType::kU8 : DataType::kS8;
+    const DType dtype = type == DataType::kF32 ? DType::kFloat : ToDType(type);
+    const int r = one_d ? 1 : 2;
+    Shape in{pick(1, 2), pick(1, 20)};
+    std::vector<int64_t> kernel, strides, dil, pads(2 * r);
+    for (int d = 0; d < r; ++d) {
+      kernel.push_back(pick(1, 4));
+      strides.push_back(pick(1, 3));
+      dil.push_back(t % 5 == 0 ? 2 : 1);
+      in.push_back(pick((kernel.back() - 1) * dil.back() + 1, 19));
+      pads[d] = pick(0, kernel.back() - 1);
+      pads[d + r] = pick(0, kernel.back() - 1);
+    }
+    Node n;
+    n.op_type = "MaxPool";
+    n.name = "pool";
+    n.inputs = {"x"};
+    n.outputs = {"y"};
+    n.attrs["kernel_shape"] = Ints(kernel);
+    n.attrs["strides"] = Ints(strides);
+    n.attrs["dilations"] = Ints(dil);
+    n.attrs["pads"] = Ints(pads);
+    n.attrs["ceil_mode"] = IntA(t % 2);
+    const int64_t count = NumElements(in);
+    Tensor x = dtype == DType::kFloat ? Tensor::Float(in, RandomFloats(rng, count, -3, 3)) : Tensor::Int(dtype, in);
+    if (dtype != DType::kFloat) {
+      for (auto& v : x.i) v = dtype == DType::kUint8 ? static_cast<int64_t>(rng() % 256) : static_cast<int64_t>(rng() % 256) - 128;
+    }
+    auto want = RunRef(n, {&x});
+    ASSERT_TRUE(want.ok()) << want.status().ToString();
+    PoolSpec ps;
+    ps.batch = in[0];
+    ps.channels = in[1];
+    ps.in_h = one_d ? 1 : in[2];
+    ps.in_w = in.back();
+    ps.out_h = one_d ? 1 : want->shape[2];
+    ps.out_w = want->shape.back();
+    ps.kernel_h = one_d ? 1 : kernel[0];
+    ps.kernel_w = kernel.back();
+    ps.stride_h = one_d ? 1 : strides[0];
+    ps.stride_w = strides.back();
+    ps.dilation_h = one_d ? 1 : dil[0];
+    ps.dilation_w = dil.back();
+    ps.pad_top = one_d ? 0 : pads[0];
+    ps.pad_left = pads[r - 1];
+    ps.type = type;
+    const std::string what = fmt::format("config {} {} in [{}] k [{}] s [{}] d [{}] p [{}] ceil {}", t,
+                                         type == DataType::kF32 ? "f32" : type == DataType::kU8 ? "u8" : "s8",
+                                         fmt::join(in, ","), fmt::join(kernel, ","), fmt::join(strides, ","),
+                                         fmt::join(dil, ","), fmt::join(pads, ","), t % 2);
+    // Plain bytes of x and of the expected y.
+    const size_t es = type == DataType::kF32 ? 4 : 1;
+    auto bytes = [&](const Tensor& v) {
+      std::vector<uint8_t> b(NumElements(v.shape) * es);
+      if (es == 4) {
+        std::memcpy(b.data(), v.f.data(), b.size());
+      } else {
+        for (size_t k = 0; k < b.size(); ++k) b[k] = static_cast<uint8_t>(v.i[k]);
+      }
+      return b;
+    };
+    const std::vector<uint8_t> xb = bytes(x), yb = bytes(*want);
+    const dnnl::memory::dims xd{ps.batch, ps.channels, ps.in_h, ps.in_w};
+    const auto dtn = type == DataType::kF32 ? dnnl::memory::data_type::f32 : type == DataType::kU8
+                                                                                  ? dnnl::memory::data_type::u8
+                                                                                  : dnnl::memory::data_type::s8;
+    for (int layout = 0; layout < (type == DataType::kS8 ? 3 : 2); ++layout) {
+      // 0: plain; 1: nChw16c (f32) / nhwc (8-bit); 2: s8 carried as u8 in nhwc.
+      const bool flip = layout == 2;
+      const auto tag = layout == 0 ? dnnl::memory::format_tag::nchw
+                       : type == DataType::kF32 ? dnnl::memory::format_tag::nChw16c : dnnl::memory::format_tag::nhwc;
+      const dnnl::memory::desc src_md(xd, flip ? dnnl::memory::data_type::u8 : dtn, tag);
+      PoolSpec spec = ps;
+      if (layout > 0) spec.src_layout = &src_md;
+      auto k = PoolKernel::Create(spec);
+      if (!k.ok()) {
+        ASSERT_EQ(k.status().code(), StatusCode::kUnimplemented) << what << ": " << k.status().ToString();
+        EXPECT_NE(k.status().message().find("wholly in the padding"), std::string::npos) << k.status().message();
+        ++unimplemented;
+        continue;
+      }
+      // x into the src layout (through a oneDNN reorder from plain).
+      std::vector<uint8_t> plain = xb;
+      if (flip) for (auto& v : plain) v ^= 0x80;
+      std::vector<uint8_t> src(src_md.get_size()), dst((*k)->dst_desc().get_size()), y(yb.size());
+      dnnl::engine eng(dnnl::engine::kind::cpu, 0);
+      dnnl::stream st(eng);
+      dnnl::memory from(dnnl::memory::desc(xd, src_md.data_type(), dnnl::memory::format_tag::nchw), eng, plain.data());
+      dnnl::memory to(src_md, eng, src.data());
+      dnnl::reorder(from, to).execute(st, from, to);
+      st.wait();
+      ASSERT_TRUE((*k)->ExecuteNative(src.data(), dst.data()).ok()) << what;
+      ASSERT_TRUE((*k)->DstToPlain(dst.data(), y.data()).ok()) << what;
+      ASSERT_EQ(y, yb) << what << " layout " << layout << " impl " << (*k)->impl();
+      ++checked;
+    }
+  }
+  std::printf("maxpool: %d layouts checked, %d geometries with a window wholly in the padding (native kernel)\n",
+              checked, unimplemented);
+  EXPECT_GT(checked, 200);
+}
+
+TEST(DnnlPool, RejectsInconsistentSpecs) {
+  PoolSpec s;
+  s.channels = 4; s.in_h = 8; s.in_w = 8; s.out_h = 3; s.out_w = 4; s.kernel_h = s.kernel_w = 2;
+  s.stride_h = s.stride_w = 2;
+  auto k = PoolKernel::Create(s);
+  ASSERT_FALSE(k.ok());
+  EXPECT_EQ(k.status().code(), StatusCode::kInvalidArgument);
+  EXPECT_NE(k.status().message().find("output 3x4 does not follow"), std::string::npos) << k.status().message();
+  // A 1x1 window over a pad of 1: the first output sees only padding (left to the native kernel).
+  PoolSpec e = s;
+  e.kernel_h = e.stride_h = 1;
+  e.pad_top = 1;
+  e.out_h = 9;
+  auto k1 = PoolKernel::Create(e);
+  ASSERT_FALSE(k1.ok());
+  EXPECT_EQ(k1.status().code(), StatusCode::kUnimplemented);
+  EXPECT_NE(k1.status().message().find("wholly in the padding"), std::string::npos) << k1.status().message();
+  s.out_h = 4;
+  const dnnl::memory::desc other({1, 4, 9, 8}, dnnl::memory::data_type::f32, dnnl::memory::format_tag::nchw);
+  s.src_layout = &other;
+  auto k2 = PoolKernel::Create(s);
+  ASSERT_FALSE(k2.ok());
+  EXPECT_NE(k2.status().message().find("other dimensions"), std::string::npos) << k2.status().message();
 }
 
 TEST(DnnlGemm, Fp32GemmAndMatMulMatchReference) {

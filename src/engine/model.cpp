@@ -86,6 +86,7 @@ Result<std::unique_ptr<OnnxModel>> OnnxModel::Load(std::string_view bytes, const
   so.use_dnnl = options.use_dnnl;
   so.model_name = m->manifest_.name;
   so.metrics = options.metrics;
+  so.profile = options.profile;
   Result<std::unique_ptr<Session>> s = Session::Create(std::move(g).value(), so);
   if (!s.ok()) return s.status().WithContext(what);
   m->session_ = std::move(s).value();

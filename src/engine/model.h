@@ -42,6 +42,7 @@ struct ModelOptions {
   // ONNX: the Session's latency histogram and run/late counters, labelled with the manifest's
   // name (engine/session.h). Optional; must outlive the Model.
   MetricsRegistry* metrics = nullptr;
+  bool profile = false;  // ONNX: time every node (OnnxModel::session().node_time_ms())
 };
 
 class Model {
@@ -70,6 +71,7 @@ class OnnxModel : public Model {
   std::vector<std::string> NodeKernels() const;
   // The graph that runs (after the passes unless ModelOptions::optimize is off).
   const Graph& running_graph() const;
+  const Session& session() const { return *session_; }
 
  private:
   OnnxModel() = default;

@@ -125,7 +125,7 @@ struct Session::Impl {
     int plain = -1;           // buffer id of the row-major form
     int native = -1;          // buffer id of the oneDNN form (may equal plain)
     const dnnl::memory::desc* native_desc = nullptr;  // owned by the producing kernel
-    dnnl_kernels::ConvKernel* native_owner = nullptr;   // a kernel whose dst is native_desc (DstToPlain)
+    dnnl_kernels::NativeProducer* native_owner = nullptr;  // a kernel whose dst is native_desc (DstToPlain)
     int first = 0, last = 0;  // node indices of first and last use
   };
   struct Buffer {
@@ -272,7 +272,7 @@ class QuantStep : public Step {
 
   // PfQLinearAdd on oneDNN-native buffers of one layout (elementwise, so the layout does not
   // matter; padded channels are computed too); `owner` converts the output to row-major.
-  void SetNative(int64_t elements, dnnl_kernels::ConvKernel* owner) {
+  void SetNative(int64_t elements, dnnl_kernels::NativeProducer* owner) {
     native_ = true;
     n_ = elements;
     owner_ = owner;
@@ -283,7 +283,7 @@ class QuantStep : public Step {
 
  private:
   const void* In(Impl& s, int k) const;
-  dnnl_kernels::ConvKernel* owner_ = nullptr;
+  dnnl_kernels::NativeProducer* owner_ = nullptr;
   std::string op_;
   std::vector<Param> in_;
   Param out_;
@@ -743,6 +743,9 @@ class PoolStep : public Step {
     return Status::Ok();
   }
   std::string Kind() const override { return "native:" + op_; }
+  const Geometry& geometry() const { return g_; }
+  int in_id() const { return in_; }
+  int out_id() const { return out_; }
 
  private:
   // Kernel taps [lo, hi) of one output position that land inside the input (no per-tap test).
@@ -836,6 +839,27 @@ std::unique_ptr<Step> PlanPool(const Impl& s, const Node& n) {
   return std::make_unique<PoolStep>(op, x.dtype, s.Id(n.Input(0)), s.Id(n.outputs[0]), g);
 }
 
+// MaxPool on oneDNN, in the layout of its input (a convolution's native dst, or plain NCHW).
+class DnnlPoolStep : public Step {
+ public:
+  DnnlPoolStep(std::unique_ptr<dk::PoolKernel> k, int src, int dst, bool src_native)
+      : src_(src), dst_(dst), src_native_(src_native), k_(std::move(k)) {}
+  Status Execute(Impl& s) override {
+    void* dst = s.NativePtr(dst_);
+    PF_RETURN_IF_ERROR(k_->ExecuteNative(src_native_ ? s.NativePtr(src_) : s.PlainPtr(src_), dst));
+    if (to_plain_) PF_RETURN_IF_ERROR(k_->DstToPlain(dst, s.PlainPtr(dst_)));
+    return Status::Ok();
+  }
+  std::string Kind() const override { return "dnnl:maxpool"; }
+  dk::PoolKernel& kernel() { return *k_; }
+  bool to_plain_ = false;  // also write the plain form of dst
+  int src_, dst_;
+
+ private:
+  bool src_native_;
+  std::unique_ptr<dk::PoolKernel> k_;
+};
+
 bool IsDnnlConvOp(const std::string& op) { return op == "Conv" || op == "QLinearConv"; }
 bool IsDnnlGemmOp(const std::string& op) {
   return op == "Gemm" || op == "MatMul" || op == "QLinearMatMul" || op == "PfQLinearGemm";
@@ -918,6 +942,48 @@ Status Session::Impl::BuildSteps() {
         PF_LOG_WARN("{}: oneDNN gemm unavailable, using the reference kernel: {}", where, kernel.status().ToString());
       }
     }
+    if (options.use_dnnl && node.op_type == "MaxPool") {
+      if (auto p = PlanPool(*this, node)) {
+        const auto& g = static_cast<PoolStep*>(p.get())->geometry();
+        Slot& src = slots[Id(node.Input(0))];
+        Slot& dst = slots[Id(node.outputs[0])];
+        dk::PoolSpec ps;
+        ps.batch = src.shape[0];
+        ps.channels = src.shape[1];
+        ps.in_h = g.in_h;
+        ps.in_w = g.in_w;
+        ps.out_h = g.out_h;
+        ps.out_w = g.out_w;
+        ps.kernel_h = g.k_h;
+        ps.kernel_w = g.k_w;
+        ps.stride_h = g.s_h;
+        ps.stride_w = g.s_w;
+        ps.dilation_h = g.d_h;
+        ps.dilation_w = g.d_w;
+        ps.pad_top = g.p_top;
+        ps.pad_left = g.p_left;
+        ps.type = src.dtype == DType::kFloat ? dk::DataType::kF32
+                  : src.dtype == DType::kUint8 ? dk::DataType::kU8 : dk::DataType::kS8;
+        const bool src_native = src.native_desc != nullptr && options.chain_layouts;
+        if (src_native) ps.src_layout = src.native_desc;
+        auto kernel = dk::PoolKernel::Create(ps);
+        if (kernel.ok()) {
+          auto step = std::make_unique<DnnlPoolStep>(std::move(kernel.value()), Id(node.Input(0)), Id(node.outputs[0]),
+                                                     src_native);
+          dk::PoolKernel& kr = step->kernel();
+          if (!src_native) src.needs_plain = true;
+          dst.native_desc = &kr.dst_desc();
+          dst.native_owner = &kr;
+          dst.native = AddBuffer(dst.name + "#native", kr.dst_desc().get_size(), k, k);
+          const auto plain = dnnl::memory::desc({ps.batch, ps.channels, ps.out_h, ps.out_w}, DnnlType(dst.dtype),
+                                                dnnl::memory::format_tag::nchw);
+          if (kr.dst_desc() == plain) dst.plain = dst.native;  // the native form is plain
+          steps.push_back(std::move(step));
+          continue;
+        }
+        PF_LOG_DEBUG("{}: oneDNN pooling unavailable, using the native kernel: {}", where, kernel.status().ToString());
+      }
+    }
     if (node.op_type == "PfQLinearAdd" && options.chain_layouts) {
       if (auto q = PlanQuant(*this, node)) {
         const Slot& a = slots[Id(node.Input(0))];
@@ -969,6 +1035,10 @@ Status Session::Impl::BuildSteps() {
     if (auto* add = dynamic_cast<QuantStep*>(steps[k].get()); add != nullptr && add->native_) {
       const Slot& y = slots[add->out_id()];
       add->to_plain_ = y.needs_plain && y.plain != y.native;
+    }
+    if (auto* pool = dynamic_cast<DnnlPoolStep*>(steps[k].get()); pool != nullptr) {
+      const Slot& y = slots[pool->dst_];
+      pool->to_plain_ = y.needs_plain && y.plain != y.native;
     }
     auto* conv = dynamic_cast<ConvStep*>(steps[k].get());
     if (conv == nullptr || !conv->native_) continue;

@@ -326,19 +326,26 @@ TEST(Session, NativePoolingAndQuantizationAreExact) {
   TensorMap in{{"x", RandomInput({1, 6, 13, 13}, 20, -1.5f, 1.5f)}, {"signal", RandomInput({1, 3, 40}, 21)}};
   auto want = RunReference(b.g, in);
   ASSERT_TRUE(want.ok()) << want.status().ToString();
-  auto s = Session::Create(b.g);
-  ASSERT_TRUE(s.ok()) << s.status().ToString();
-  EXPECT_EQ(CountKind(**s, "native:MaxPool"), 3) << fmt::format("{}", fmt::join((*s)->NodeKernels(), " "));
-  EXPECT_EQ(CountKind(**s, "native:GlobalAveragePool"), 1);
-  EXPECT_EQ(CountKind(**s, "native:QuantizeLinear"), 1);
-  EXPECT_EQ(CountKind(**s, "native:DequantizeLinear"), 1);
-  EXPECT_EQ((*s)->reference_nodes(), 0);
-  auto got = (*s)->Run(in);
-  ASSERT_TRUE(got.ok()) << got.status().ToString();
-  for (const auto& [name, t] : *want) {
-    const Diff d = Compare(t, got->outputs.at(name));
-    EXPECT_EQ(d.max_abs, 0.0) << name;
-    EXPECT_GT(d.max_ref, 0.0) << name;
+  // MaxPool runs on oneDNN with use_dnnl (ceil_mode, dilations and SAME_LOWER included), on the
+  // native kernel without; both exact.
+  for (bool dnnl : {true, false}) {
+    SessionOptions o;
+    o.use_dnnl = dnnl;
+    auto s = Session::Create(b.g, o);
+    ASSERT_TRUE(s.ok()) << s.status().ToString();
+    EXPECT_EQ(CountKind(**s, dnnl ? "dnnl:maxpool" : "native:MaxPool"), 3)
+        << fmt::format("{}", fmt::join((*s)->NodeKernels(), " "));
+    EXPECT_EQ(CountKind(**s, "native:GlobalAveragePool"), 1);
+    EXPECT_EQ(CountKind(**s, "native:QuantizeLinear"), 1);
+    EXPECT_EQ(CountKind(**s, "native:DequantizeLinear"), 1);
+    EXPECT_EQ((*s)->reference_nodes(), 0);
+    auto got = (*s)->Run(in);
+    ASSERT_TRUE(got.ok()) << got.status().ToString();
+    for (const auto& [name, t] : *want) {
+      const Diff d = Compare(t, got->outputs.at(name));
+      EXPECT_EQ(d.max_abs, 0.0) << name;
+      EXPECT_GT(d.max_ref, 0.0) << name;
+    }
   }
 }
 
