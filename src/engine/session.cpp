@@ -18,6 +18,7 @@
 #include "core/log.h"
 #include "engine/dnnl_kernels.h"
 #include "engine/memory_plan.h"
+#include "engine/quant_loops.h"
 #include "engine/ops.h"
 #include "engine/ops_table.h"
 #include "engine/shape_inference.h"
@@ -318,23 +319,36 @@ Status QuantStep::Execute(Impl& s) {
     const float* x = static_cast<const float*>(s.PlainPtr(in_[0].id));
     const float scale = in_[1].scale;
     const double zp = static_cast<double>(out_.zp), lo = lo_, hi = hi_;
-    WithQuantType(out_.dtype, [&](auto q) {
-      using Q = decltype(q);
-      Q* out = static_cast<Q*>(y);
-      for (int64_t k = 0; k < n_; ++k) {
-        const double v = std::clamp(static_cast<double>(x[k] / scale), -kRoundLimit, kRoundLimit);
-        out[k] = static_cast<Q>(std::clamp(RoundHalfEven(v) + zp, lo, hi));
-      }
-    });
+    if (out_.dtype == DType::kUint8) {
+      qloops::Quantize(x, n_, scale, static_cast<int32_t>(out_.zp), static_cast<uint8_t*>(y));
+    } else if (out_.dtype == DType::kInt8) {
+      qloops::Quantize(x, n_, scale, static_cast<int32_t>(out_.zp), static_cast<int8_t*>(y));
+    } else {
+      WithQuantType(out_.dtype, [&](auto q) {
+        using Q = decltype(q);
+        Q* out = static_cast<Q*>(y);
+        for (int64_t k = 0; k < n_; ++k) {
+          const double v = std::clamp(static_cast<double>(x[k] / scale), -kRoundLimit, kRoundLimit);
+          out[k] = static_cast<Q>(std::clamp(RoundHalfEven(v) + zp, lo, hi));
+        }
+      });
+    }
   } else if (op_ == "DequantizeLinear") {
     float* out = static_cast<float*>(y);
     const float scale = in_[0].scale;
     const int64_t zp = in_[0].zp;
-    WithQuantType(in_[0].dtype, [&](auto q) {
-      using Q = decltype(q);
-      const Q* x = static_cast<const Q*>(s.PlainPtr(in_[0].id));
-      for (int64_t k = 0; k < n_; ++k) out[k] = static_cast<float>(static_cast<int64_t>(x[k]) - zp) * scale;
-    });
+    const void* x = s.PlainPtr(in_[0].id);
+    if (in_[0].dtype == DType::kUint8) {
+      qloops::Dequantize(static_cast<const uint8_t*>(x), n_, scale, static_cast<int32_t>(zp), out);
+    } else if (in_[0].dtype == DType::kInt8) {
+      qloops::Dequantize(static_cast<const int8_t*>(x), n_, scale, static_cast<int32_t>(zp), out);
+    } else {
+      WithQuantType(in_[0].dtype, [&](auto q) {
+        using Q = decltype(q);
+        const Q* xq = static_cast<const Q*>(x);
+        for (int64_t k = 0; k < n_; ++k) out[k] = static_cast<float>(static_cast<int64_t>(xq[k]) - zp) * scale;
+      });
+    }
   } else {  // PfQLinearAdd
     const float as = in_[0].scale, bs = in_[1].scale;
     const int64_t az = in_[0].zp, bz = in_[1].zp;
@@ -353,6 +367,12 @@ Status QuantStep::Execute(Impl& s) {
             const float ysf = out_.scale, ra = as / ysf, rb = bs / ysf;
             const float ra_za = ra * static_cast<float>(az), rb_zb = rb * static_cast<float>(bz);
             const float fixed = static_cast<float>(out_.zp) - (ra_za + rb_zb);
+            if constexpr (std::is_same_v<A, B> && std::is_same_v<A, Y> && sizeof(A) == 1) {
+              if (qloops::AddInRange(ra, rb, fixed)) {
+                qloops::Add(a, b, n_, ra, rb, fixed, out);
+                return;
+              }
+            }
             for (int64_t k = 0; k < n_; ++k) {
               // fmaf(a, ra, fmaf(b, rb, fixed)) without a libm call per element: the products of an
               // 8-bit integer and a float are exact in double, and so (for these magnitudes) are
