@@ -12,6 +12,7 @@
 #include <random>
 #include <sstream>
 
+#include "core/file.h"
 #include "engine/manifest.h"
 #include "engine/model.h"
 #include "engine/npy.h"
@@ -34,14 +35,6 @@ using engine::ValueInfo;
 
 constexpr int kExitBadInput = 2;
 constexpr int kExitOther = 1;
-
-Result<std::string> ReadBytes(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return NotFound("{}: cannot open", path);
-  std::ostringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
 
 int Fail(std::ostream& err, const Status& s) {
   err << "error: " << s.message() << "\n";
@@ -160,7 +153,7 @@ std::string ShapeStr(const Json& shape) {
 }
 
 int Inspect(const ModelArgs& a, std::ostream& out, std::ostream& err) {
-  auto bytes = ReadBytes(a.model);
+  auto bytes = ReadFileBytes(a.model);
   if (!bytes.ok()) return Fail(err, bytes.status());
   Json j;
   j["model"] = a.model;

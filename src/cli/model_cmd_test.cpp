@@ -265,7 +265,7 @@ TEST_F(ModelCmd, BadInputsExitTwoWithWhereAndWhat) {
                                bytes.size() / 2));
   Outcome missing = Model(Args("bench", dir_.path() + "/none.onnx"));
   EXPECT_EQ(missing.code, 2);
-  EXPECT_EQ(missing.err, "error: " + dir_.path() + "/none.onnx: cannot open\n");
+  EXPECT_EQ(missing.err, "error: " + dir_.path() + "/none.onnx: cannot open (No such file or directory)\n");
 }
 
 TEST_F(ModelCmd, XgboostModelInspectsAndRunsLikeTheBooster) {

@@ -413,11 +413,11 @@ Result<std::unique_ptr<ConvKernel>> ConvKernel::Create(const ConvSpec& spec, con
     impl->dst_user = dnnl::memory(impl->dst_plain, eng, DNNL_MEMORY_NONE);
     if (impl->flip_src) impl->flip_buf.Allocate(impl->src_plain.get_size());
     if (!impl->src_is_plain) {
-      impl->src_buf.Allocate(impl->src_native.get_size());
+      if (s.plain_interface) impl->src_buf.Allocate(impl->src_native.get_size());
       impl->src_reorder = dnnl::reorder(dnnl::reorder::primitive_desc(eng, impl->src_plain, eng, impl->src_native));
     }
     if (!impl->dst_is_plain) {
-      impl->dst_buf.Allocate(impl->dst_native.get_size());
+      if (s.plain_interface) impl->dst_buf.Allocate(impl->dst_native.get_size());
       impl->dst_reorder = dnnl::reorder(dnnl::reorder::primitive_desc(eng, impl->dst_native, eng, impl->dst_plain));
       if (s.sum) {
         impl->sum_user = dnnl::memory(impl->dst_plain, eng, DNNL_MEMORY_NONE);
@@ -433,6 +433,7 @@ Result<std::unique_ptr<ConvKernel>> ConvKernel::Create(const ConvSpec& spec, con
 
 Status ConvKernel::Execute(const void* src, void* dst, const void* sum) {
   Impl& m = *impl_;
+  if (!m.spec.plain_interface) return FailedPrecondition("{}: created without the plain interface", m.label);
   if (m.spec.sum != (sum != nullptr)) {
     return InvalidArgument("{}: sum input {} but the kernel was created {}", m.label, sum ? "given" : "missing",
                            m.spec.sum ? "with sum" : "without sum");

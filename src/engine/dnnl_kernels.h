@@ -116,6 +116,9 @@ struct ConvSpec {
   bool reduce_range = false;  // requantize weights to 7 bits (see header comment)
   // When set: create the primitive with exactly this src layout (chaining, see header comment).
   const dnnl::memory::desc* src_layout = nullptr;
+  // False: no staging buffers for Execute() (which then fails); for a kernel run only through
+  // ExecuteNative / SrcFromPlain / DstToPlain (saves two activation-sized buffers per conv).
+  bool plain_interface = true;
 
   int64_t out_h() const;
   int64_t out_w() const;

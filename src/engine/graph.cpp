@@ -89,4 +89,17 @@ Status Graph::SortTopologically() {
   return Status::Ok();
 }
 
+Status Graph::MaterializeConstant(const std::string& name) {
+  auto it = constants.find(name);
+  if (it == constants.end() || !it->second.deferred) return Status::Ok();
+  if (!load_deferred) return FailedPrecondition("constant '{}' is deferred but its source is gone", name);
+  PF_ASSIGN_OR_RETURN(Tensor t, load_deferred(name));
+  if (t.dtype != it->second.dtype || t.shape != it->second.shape) {
+    return Internal("constant '{}': the deferred load gave {} {}, the graph said {} {}", name, DTypeName(t.dtype),
+                    ShapeToString(t.shape), DTypeName(it->second.dtype), ShapeToString(it->second.shape));
+  }
+  it->second = std::move(t);  // in place: pointers to the Tensor stay valid
+  return Status::Ok();
+}
+
 }  // namespace pf::engine

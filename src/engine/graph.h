@@ -5,6 +5,7 @@
 // its constant tensors (initializers and Constant nodes, by value name) and the declared
 // graph inputs/outputs. Value names are the ONNX names; "" in a node's inputs is an omitted
 // optional input. Plain value type; not thread-safe for concurrent mutation.
+#include <functional>
 #include <map>
 #include <optional>
 #include <string>
@@ -57,11 +58,17 @@ struct Graph {
   std::map<std::string, Tensor> constants;  // initializers and Constant node outputs
   std::vector<ValueInfo> inputs;            // graph inputs that are not initializers
   std::vector<ValueInfo> outputs;
+  // Loads a deferred constant (Tensor::deferred) by name; set by the importer when asked to defer
+  // (ImportOptions::defer_8bit_elements), so weights are held as 8-bit bytes rather than int64
+  // elements until a kernel takes them. Copies of the graph share the source.
+  std::function<Result<Tensor>(const std::string& name)> load_deferred;
 
   // Reorders nodes so every node comes after the producers of its inputs (Kahn's algorithm,
   // stable for an already-sorted graph). Errors: a cycle (names a node on it), an input that no
   // node, graph input or constant produces, a value produced twice.
   Status SortTopologically();
+  // Loads constant `name` if it is deferred (no-op otherwise, and for names that are not constants).
+  Status MaterializeConstant(const std::string& name);
 };
 
 }  // namespace pf::engine

@@ -27,7 +27,15 @@ Status CheckInput(const ValueInfo& decl, const Tensor& t) {
 
 Result<TensorMap> RunReference(const Graph& graph, const TensorMap& inputs) {
   std::map<std::string, const Tensor*> values;
-  for (const auto& [name, t] : graph.constants) values[name] = &t;
+  for (const auto& [name, t] : graph.constants) {
+    if (static_cast<int64_t>(t.is_float() ? t.f.size() : t.i.size()) != NumElements(t.shape)) {
+      return FailedPrecondition("constant '{}' ({} {}) holds no data ({}; SessionOptions::keep_constants keeps a "
+                                "session's weights, ImportOptions::defer_8bit_elements = 0 loads them at import)",
+                                name, DTypeName(t.dtype), ShapeToString(t.shape),
+                                t.deferred ? "deferred at import" : "released by a Session once copied into its oneDNN kernels");
+    }
+    values[name] = &t;
+  }
   for (const auto& decl : graph.inputs) {
     auto it = inputs.find(decl.name);
     if (it == inputs.end()) return InvalidArgument("input '{}' is missing", decl.name);

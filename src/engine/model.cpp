@@ -5,19 +5,12 @@
 #include <set>
 #include <sstream>
 
+#include "core/file.h"
 #include "engine/npy.h"
 #include "engine/onnx_import.h"
 
 namespace pf::engine {
 namespace {
-
-Result<std::string> ReadBytes(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return NotFound("{}: cannot open", path);
-  std::ostringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
 
 bool EndsWith(const std::string& s, std::string_view suffix) {
   return s.size() >= suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
@@ -72,14 +65,20 @@ Status CheckModelInputs(const std::vector<ValueInfo>& declared, const TensorMap&
 Result<std::unique_ptr<OnnxModel>> OnnxModel::Load(std::string_view bytes, const std::string& what,
                                                    const ModelOptions& options) {
   std::unique_ptr<OnnxModel> m(new OnnxModel());
-  Result<Graph> g = LoadModelFromBytes(bytes);
+  // The metadata and the hash parse the model too: first, while nothing else is held (peak memory).
+  auto metadata = LoadModelMetadata(bytes);
+  if (!metadata.ok()) return metadata.status().WithContext(what);
+  Result<std::string> hash = OnnxModelHash(bytes);
+  if (!hash.ok()) return hash.status().WithContext(what);
+  // 8-bit weights stay bytes until the session's kernels take them (see ImportOptions).
+  ImportOptions io;
+  io.defer_8bit_elements = kDeferWeightElements;
+  Result<Graph> g = LoadModelFromBytes(bytes, io);
   if (!g.ok()) return g.status().WithContext(what);
-  PF_ASSIGN_OR_RETURN(auto metadata, LoadModelMetadata(bytes));
-  PF_ASSIGN_OR_RETURN(std::string hash, OnnxModelHash(bytes));
   std::optional<std::string> json;
-  if (auto it = metadata.find(kManifestMetadataKey); it != metadata.end()) json = it->second;
+  if (auto it = metadata->find(kManifestMetadataKey); it != metadata->end()) json = it->second;
   PF_ASSIGN_OR_RETURN(m->manifest_, ResolveManifest(json, fmt::format("{}: metadata '{}'", what, kManifestMetadataKey),
-                                                    what, g->inputs, g->outputs, hash, options));
+                                                    what, g->inputs, g->outputs, *hash, options));
   SessionOptions so;
   so.threads = options.threads;
   so.optimize = options.optimize;
@@ -120,7 +119,7 @@ Result<std::unique_ptr<XgboostModel>> XgboostModel::Load(std::string_view bytes,
   const std::string manifest_path = path + ".manifest.json";
   std::optional<std::string> json;
   if (std::filesystem::exists(manifest_path)) {
-    PF_ASSIGN_OR_RETURN(std::string text, ReadBytes(manifest_path));
+    PF_ASSIGN_OR_RETURN(std::string text, ReadFileBytes(manifest_path));
     json = std::move(text);
   }
   std::string in_name = "features", out_name = "scores";
@@ -154,7 +153,7 @@ Result<RunResult> XgboostModel::Run(const TensorMap& inputs, std::optional<std::
 // --- loading --------------------------------------------------------------------------------
 
 Result<std::unique_ptr<Model>> LoadModel(const std::string& path, const ModelOptions& options) {
-  PF_ASSIGN_OR_RETURN(std::string bytes, ReadBytes(path));
+  PF_ASSIGN_OR_RETURN(std::string bytes, ReadFileBytes(path));
   const bool onnx_ext = EndsWith(path, ".onnx");
   const bool tree_ext = EndsWith(path, ".json") || EndsWith(path, ".ubj");
   if (tree_ext || (!onnx_ext && LooksLikeXgboostModel(bytes))) {

@@ -8,6 +8,8 @@
 #include <optional>
 #include <sstream>
 
+#include "core/file.h"
+
 namespace pf::engine {
 namespace {
 
@@ -236,11 +238,8 @@ Result<Tensor> ReadNpy(std::string_view bytes, const std::string& what) {
 }
 
 Result<Tensor> ReadNpyFile(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return NotFound("{}: cannot open", path);
-  std::ostringstream ss;
-  ss << in.rdbuf();
-  return ReadNpy(ss.str(), path);
+  PF_ASSIGN_OR_RETURN(std::string bytes, ReadFileBytes(path));
+  return ReadNpy(bytes, path);
 }
 
 std::string WriteNpy(const Tensor& t) {

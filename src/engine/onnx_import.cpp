@@ -5,8 +5,10 @@
 #include <cstring>
 #include <fstream>
 #include <limits>
+#include <memory>
 #include <sstream>
 
+#include "core/file.h"
 #include "engine/ops.h"
 
 namespace pf::engine {
@@ -100,6 +102,30 @@ Result<Tensor> TensorFromProto(const onnx::TensorProto& p, const std::string& wh
   return t;
 }
 
+// An 8-bit tensor's dtype and shape without its elements (deferred = true), after the same checks
+// of the header and the data size that TensorFromProto makes, so a later load cannot fail on them.
+// Not deferred (returned for TensorFromProto to convert) when its data is not in raw_data.
+Result<Tensor> DeferredTensor(const onnx::TensorProto& p, const std::string& what) {
+  if (p.data_location() == onnx::TensorProto::EXTERNAL || p.external_data_size() > 0) {
+    return Unimplemented("{}: external tensor data is not supported", what);
+  }
+  Tensor t;
+  PF_ASSIGN_OR_RETURN(t.dtype, DTypeFromProto(p.data_type(), what));
+  for (int64_t d : p.dims()) {
+    if (d < 0) return InvalidArgument("{}: negative dimension {}", what, d);
+    t.shape.push_back(d);
+  }
+  const int64_t n = CheckedNumElements(t.shape);
+  if (n < 0) return InvalidArgument("{}: shape {} has more than {} elements", what, ShapeToString(t.shape), kMaxElements);
+  if (!p.has_raw_data()) return t;
+  if (p.raw_data().size() != static_cast<size_t>(n)) {
+    return InvalidArgument("{}: shape {} of {} needs {} bytes but raw_data holds {}", what, ShapeToString(t.shape),
+                           DTypeName(t.dtype), n, p.raw_data().size());
+  }
+  t.deferred = true;
+  return t;
+}
+
 Result<Attribute> AttributeFromProto(const onnx::AttributeProto& a, const std::string& what) {
   Attribute r;
   switch (a.type()) {
@@ -179,10 +205,30 @@ Result<Graph> LoadModelFromBytes(std::string_view bytes, const ImportOptions& op
   Graph g;
   PF_RETURN_IF_ERROR(CheckOpset(m, &g));
   const auto& gp = m.graph();
-  for (const auto& init : gp.initializer()) {
+  // Deferred initializers move into a store the graph's loader shares (the rest of the proto is
+  // freed on return).
+  auto store = std::make_shared<std::map<std::string, onnx::TensorProto>>();
+  for (auto& init : *m.mutable_graph()->mutable_initializer()) {
     if (init.name().empty()) return InvalidArgument("an initializer has no name");
-    PF_ASSIGN_OR_RETURN(Tensor t, TensorFromProto(init, fmt::format("initializer '{}'", init.name())));
+    const std::string what = fmt::format("initializer '{}'", init.name());
+    if (options.defer_8bit_elements > 0 &&
+        (init.data_type() == onnx::TensorProto::UINT8 || init.data_type() == onnx::TensorProto::INT8)) {
+      PF_ASSIGN_OR_RETURN(Tensor t, DeferredTensor(init, what));
+      if (t.deferred && t.size() >= options.defer_8bit_elements) {
+        g.constants[init.name()] = std::move(t);
+        (*store)[init.name()].Swap(&init);
+        continue;
+      }
+    }
+    PF_ASSIGN_OR_RETURN(Tensor t, TensorFromProto(init, what));
     g.constants[init.name()] = std::move(t);
+  }
+  if (!store->empty()) {
+    g.load_deferred = [store](const std::string& name) -> Result<Tensor> {
+      auto it = store->find(name);
+      if (it == store->end()) return NotFound("deferred constant '{}' is not in the store", name);
+      return TensorFromProto(it->second, fmt::format("initializer '{}'", name));
+    };
   }
   for (const auto& in : gp.input()) {
     if (g.constants.count(in.name())) continue;  // IR < 4 lists initializers as inputs too
@@ -242,18 +288,8 @@ Result<std::map<std::string, std::string>> LoadModelMetadata(std::string_view by
   return out;
 }
 
-namespace {
-Result<std::string> ReadFile(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return NotFound("{}: cannot open", path);
-  std::ostringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
-}  // namespace
-
 Result<Graph> LoadModelFromFile(const std::string& path, const ImportOptions& options) {
-  PF_ASSIGN_OR_RETURN(std::string bytes, ReadFile(path));
+  PF_ASSIGN_OR_RETURN(std::string bytes, ReadFileBytes(path));
   Result<Graph> g = LoadModelFromBytes(bytes, options);
   if (!g.ok()) return g.status().WithContext(path);
   return g;
@@ -268,7 +304,7 @@ Result<Tensor> LoadTensorFromBytes(std::string_view bytes, const std::string& wh
 }
 
 Result<Tensor> LoadTensorFromFile(const std::string& path) {
-  PF_ASSIGN_OR_RETURN(std::string bytes, ReadFile(path));
+  PF_ASSIGN_OR_RETURN(std::string bytes, ReadFileBytes(path));
   return LoadTensorFromBytes(bytes, path);
 }
 

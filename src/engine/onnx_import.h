@@ -19,7 +19,13 @@ struct ImportOptions {
   // Reject nodes whose op the reference interpreter cannot run (engine/ops.h). Off only for
   // tools that list a model's operators.
   bool require_supported_ops = true;
+  // > 0: uint8/int8 initializers with at least this many elements are deferred (Tensor::deferred,
+  // Graph::load_deferred): their raw bytes stay in a store the graph shares, instead of int64
+  // elements (8x the memory). For Session::Create, which loads each as its kernel is built.
+  int64_t defer_8bit_elements = 0;
 };
+// What engine::OnnxModel (the product's loader) defers: every weight tensor of a real model.
+constexpr int64_t kDeferWeightElements = 4096;
 
 Result<Graph> LoadModelFromBytes(std::string_view bytes, const ImportOptions& options = {});
 Result<Graph> LoadModelFromFile(const std::string& path, const ImportOptions& options = {});

@@ -111,14 +111,16 @@ Result<int> FoldConstants(Graph& g, bool fold_dequantize) {
     const Node& node = g.nodes[n];
     if (node.inputs.empty()) continue;
     if (node.op_type == "DequantizeLinear" && !fold_dequantize) continue;
-    std::vector<const Tensor*> ins;
     bool all_const = true;
     for (const auto& name : node.inputs) {
-      const Tensor* t = name.empty() ? nullptr : Const(g, name);
-      if (!name.empty() && t == nullptr) all_const = false;
-      ins.push_back(t);
+      if (!name.empty() && Const(g, name) == nullptr) all_const = false;
     }
     if (!all_const) continue;
+    std::vector<const Tensor*> ins;
+    for (const auto& name : node.inputs) {
+      if (!name.empty()) PF_RETURN_IF_ERROR(g.MaterializeConstant(name));  // deferred weights load here
+      ins.push_back(name.empty() ? nullptr : Const(g, name));
+    }
     const OpDef* def = FindOp(node.op_type);
     if (def == nullptr) continue;
     std::vector<TensorInfo> info_storage;

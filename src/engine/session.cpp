@@ -148,6 +148,8 @@ struct Session::Impl {
   int64_t arena_bytes = 0;
   std::vector<void*> input_ptrs;  // per graph input, bound by each Run
   uint64_t runs = 0, late = 0;
+  int64_t released_bytes = 0;  // constants released after their oneDNN kernels were built
+  static constexpr int64_t kReleaseElements = 1024;  // small constants stay (not worth it)
   std::vector<double> node_ms;  // options.profile
   Histogram* latency = nullptr;
   Counter* runs_counter = nullptr;
@@ -172,6 +174,7 @@ struct Session::Impl {
   void ComputeLifetimes(int node_count);
   Status Plan();
   Status BuildSteps();
+  Status BuildStep(int k);  // the step of node k, appended to steps
   Status BindInputs(const TensorMap& inputs);
 };
 
@@ -892,9 +895,8 @@ const T* DataOrNull(const std::vector<T>& v) { return v.empty() ? nullptr : v.da
 
 // ---------------------------------------------------------------------------------------------
 
-Status Session::Impl::BuildSteps() {
-  const int n_nodes = static_cast<int>(graph.nodes.size());
-  for (int k = 0; k < n_nodes; ++k) {
+Status Session::Impl::BuildStep(int k) {
+  {
     const Node& node = graph.nodes[k];
     const std::string where = node.Label();
     // dnnl convolution
@@ -902,19 +904,27 @@ Status Session::Impl::BuildSteps() {
       if (auto p = PlanConv(*this, node)) {
         Slot& src = slots[p->src];
         if (src.native_desc != nullptr) p->spec.src_layout = src.native_desc;
+        p->spec.plain_interface = !options.chain_layouts;
         auto kernel = dk::ConvKernel::Create(p->spec, DataOrNull(p->w), DataOrNull(p->wq), DataOrNull(p->b),
                                              DataOrNull(p->bq));
+        const auto native_sum = [&](const dk::ConvKernel& kr) {
+          if (p->sum < 0) return true;
+          const Slot& sum = slots[p->sum];
+          const auto dst_plain = PlainDesc(p->spec, p->spec.out_c, p->spec.out_h(), p->spec.out_w(), slots[p->dst].dtype);
+          return sum.native_desc != nullptr ? *sum.native_desc == kr.dst_desc() : kr.dst_desc() == dst_plain;
+        };
+        if (kernel.ok() && !p->spec.plain_interface && !native_sum(**kernel)) {
+          // The sum input's layout differs: this conv runs through the plain interface after all.
+          p->spec.plain_interface = true;
+          kernel = dk::ConvKernel::Create(p->spec, DataOrNull(p->w), DataOrNull(p->wq), DataOrNull(p->b),
+                                          DataOrNull(p->bq));
+        }
         if (kernel.ok()) {
           auto step = std::make_unique<ConvStep>(std::move(kernel.value()), p->spec.int8, p->src, p->dst, p->sum);
           dk::ConvKernel& kr = step->kernel();
           Slot& dst = slots[p->dst];
           const auto dst_plain = PlainDesc(p->spec, p->spec.out_c, p->spec.out_h(), p->spec.out_w(), dst.dtype);
-          bool native = options.chain_layouts;
-          if (native && p->sum >= 0) {
-            const Slot& sum = slots[p->sum];
-            native = sum.native_desc != nullptr && *sum.native_desc == kr.dst_desc();
-            if (!native && sum.native_desc == nullptr && kr.dst_desc() == dst_plain) native = true;
-          }
+          const bool native = options.chain_layouts && native_sum(kr);
           if (native) {
             step->native_ = true;
             if (src.native_desc != nullptr) {
@@ -943,7 +953,7 @@ Status Session::Impl::BuildSteps() {
             if (p->sum >= 0) slots[p->sum].needs_plain = true;
           }
           steps.push_back(std::move(step));
-          continue;
+          return Status::Ok();
         }
         PF_LOG_WARN("{}: oneDNN convolution unavailable, using the reference kernel: {}", where,
                     kernel.status().ToString());
@@ -957,7 +967,7 @@ Status Session::Impl::BuildSteps() {
         if (kernel.ok()) {
           slots[p->a].needs_plain = true;
           steps.push_back(std::make_unique<GemmStep>(std::move(kernel.value()), p->spec.int8, p->a, p->y));
-          continue;
+          return Status::Ok();
         }
         PF_LOG_WARN("{}: oneDNN gemm unavailable, using the reference kernel: {}", where, kernel.status().ToString());
       }
@@ -999,7 +1009,7 @@ Status Session::Impl::BuildSteps() {
                                                 dnnl::memory::format_tag::nchw);
           if (kr.dst_desc() == plain) dst.plain = dst.native;  // the native form is plain
           steps.push_back(std::move(step));
-          continue;
+          return Status::Ok();
         }
         PF_LOG_DEBUG("{}: oneDNN pooling unavailable, using the native kernel: {}", where, kernel.status().ToString());
       }
@@ -1019,7 +1029,7 @@ Status Session::Impl::BuildSteps() {
           y.native = AddBuffer(y.name + "#native", bytes, k, k);
           if (a.plain == a.native) y.plain = y.native;  // the layout is row-major
           steps.push_back(std::move(q));
-          continue;
+          return Status::Ok();
         }
       }
     }
@@ -1029,16 +1039,16 @@ Status Session::Impl::BuildSteps() {
     }
     if (auto q = PlanQuant(*this, node)) {
       steps.push_back(std::move(q));
-      continue;
+      return Status::Ok();
     }
     if (auto p = PlanPool(*this, node)) {
       steps.push_back(std::move(p));
-      continue;
+      return Status::Ok();
     }
     if (IsReshapeLike(node.op_type) && IsComputed(*this, node.Input(0)) && node.outputs.size() == 1) {
       const int in = Id(node.Input(0)), out = Id(node.outputs[0]);
       steps.push_back(std::make_unique<CopyStep>(node.op_type, in, out, slots[out].elems * ElementBytes(slots[out].dtype)));
-      continue;
+      return Status::Ok();
     }
     const OpDef* def = FindOp(node.op_type);
     if (def == nullptr) return Unimplemented("{}: operator '{}' is not supported", where, node.op_type);
@@ -1048,7 +1058,35 @@ Status Session::Impl::BuildSteps() {
       outs.push_back(id >= 0 ? TensorInfo{slots[id].dtype, slots[id].shape, nullptr} : TensorInfo{});
     }
     steps.push_back(std::make_unique<RefStep>(node, def, std::move(outs), graph.opset, *this));
-  }
+    }
+  return Status::Ok();
+}
+
+Status Session::Impl::BuildSteps() {
+  const int n_nodes = static_cast<int>(graph.nodes.size());
+  // Constants read only by oneDNN kernels (weights, biases: copied and reordered into the kernel at
+  // Create) are released after their last reader's kernel exists, so a model's weights are held
+  // once, in the kernels' layout; graph() keeps their dtype and shape.
+  std::vector<bool> kept(slots.size(), false);
+  for (int k = 0; k < n_nodes; ++k) {
+    for (const auto& in : graph.nodes[k].inputs) {
+      if (!in.empty()) PF_RETURN_IF_ERROR(graph.MaterializeConstant(in));  // deferred weights load here
+    }
+    PF_RETURN_IF_ERROR(BuildStep(k));
+    const bool dnnl = dynamic_cast<ConvStep*>(steps[k].get()) != nullptr ||
+                      dynamic_cast<GemmStep*>(steps[k].get()) != nullptr;
+    for (const auto& in : graph.nodes[k].inputs) {
+      const int id = Id(in);
+      if (id < 0 || slots[id].constant == nullptr) continue;
+      if (!dnnl) kept[id] = true;
+      if (!options.keep_constants && !kept[id] && slots[id].last == k && slots[id].elems >= kReleaseElements) {
+        Tensor& t = graph.constants.at(slots[id].name);
+        std::vector<float>().swap(t.f);
+        std::vector<int64_t>().swap(t.i);
+        released_bytes += slots[id].elems * (t.is_float() ? 4 : 8);
+      }
+    }
+    }
   for (int id : output_ids) slots[id].needs_plain = true;
   // Native producers whose value is also needed row-major write both forms.
   for (int k = 0; k < n_nodes; ++k) {
@@ -1288,7 +1326,9 @@ Result<std::unique_ptr<Session>> Session::Create(Graph graph, const SessionOptio
   impl->ComputeLifetimes(static_cast<int>(g.nodes.size()));
   auto built = impl->BuildSteps();
   if (!built.ok()) return built.WithContext(fmt::format("model '{}'", options.model_name));
+  for (int id : impl->output_ids) PF_RETURN_IF_ERROR(g.MaterializeConstant(impl->slots[id].name));
   PF_RETURN_IF_ERROR(impl->Plan());
+  g.load_deferred = nullptr;  // every constant a step reads is loaded; the import's store goes
   impl->node_ms.assign(impl->steps.size(), 0.0);
 
   if (options.metrics != nullptr) {
@@ -1369,6 +1409,7 @@ int Session::reorders() const {
 const std::vector<ValueInfo>& Session::inputs() const { return impl_->graph.inputs; }
 const std::vector<ValueInfo>& Session::outputs() const { return impl_->graph.outputs; }
 std::vector<double> Session::node_time_ms() const { return impl_->node_ms; }
+int64_t Session::released_constant_bytes() const { return impl_->released_bytes; }
 uint64_t Session::runs() const { return impl_->runs; }
 uint64_t Session::late_runs() const { return impl_->late; }
 int Session::threads() const { return impl_->options.threads; }

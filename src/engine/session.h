@@ -76,6 +76,9 @@ struct SessionOptions {
   MetricsRegistry* metrics = nullptr;  // optional; must outlive the Session
   std::string model_name = "model";    // the `model` label of the metrics, and error context
   bool profile = false;                // time every node (node_time_ms); two clock reads per node
+  // False: constants read only by oneDNN kernels (which copy them at Create) are released once
+  // built, so weights are held once; graph() then keeps their dtype and shape only.
+  bool keep_constants = false;
 };
 
 struct RunResult {
@@ -99,9 +102,12 @@ class Session {
   // result late if the run took longer (the run is never cut short).
   Result<RunResult> Run(const TensorMap& inputs, std::optional<std::chrono::nanoseconds> deadline = {});
 
-  const Graph& graph() const;  // after the passes, with static shapes
+  // After the passes, with static shapes; without keep_constants the weights copied into oneDNN
+  // kernels hold no data here (RunReference on it says so).
+  const Graph& graph() const;
   const PassReport& report() const;
   int64_t arena_bytes() const;  // the static plan's arena size
+  int64_t released_constant_bytes() const;  // weights released after their oneDNN kernels copied them
   // Sum of the byte sizes of all planned values (what the arena would need without reuse).
   int64_t planned_bytes() const;
   // One entry per node of graph(): "dnnl:conv_int8", "ref:Softmax", "copy:Reshape",

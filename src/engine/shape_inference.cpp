@@ -10,7 +10,8 @@ Result<std::map<std::string, TensorInfo>> InferShapes(const Graph& graph) {
     }
     values[in.name] = TensorInfo{in.dtype, in.shape, nullptr};
   }
-  for (const auto& [name, t] : graph.constants) values[name] = TensorInfo{t.dtype, t.shape, &t};
+  // A deferred constant (Tensor::deferred) has no elements to show: known by dtype and shape only.
+  for (const auto& [name, t] : graph.constants) values[name] = TensorInfo{t.dtype, t.shape, t.deferred ? nullptr : &t};
   for (const auto& node : graph.nodes) {
     const OpDef* def = FindOp(node.op_type);
     if (def == nullptr) return Unimplemented("{}: operator '{}' is not supported", node.Label(), node.op_type);

@@ -34,6 +34,9 @@ struct Tensor {
   Shape shape;
   std::vector<float> f;    // elements when dtype == kFloat
   std::vector<int64_t> i;  // elements for every other dtype
+  // A graph constant whose elements are not loaded yet (f and i empty): Graph::load_deferred
+  // loads it (engine/graph.h). Only large 8-bit weights are deferred, and only on request.
+  bool deferred = false;
 
   static Tensor Float(Shape shape, std::vector<float> values = {});  // zero-filled when values empty
   static Tensor Int(DType dtype, Shape shape, std::vector<int64_t> values = {});

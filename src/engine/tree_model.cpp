@@ -7,6 +7,8 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 
+#include "core/file.h"
+
 namespace pf::engine {
 namespace {
 
@@ -66,11 +68,8 @@ Result<std::unique_ptr<TreeModel>> TreeModel::LoadFromBytes(std::string_view byt
 }
 
 Result<std::unique_ptr<TreeModel>> TreeModel::LoadFromFile(const std::string& path, const TreeModelOptions& options) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return NotFound("{}: cannot open", path);
-  std::ostringstream ss;
-  ss << in.rdbuf();
-  return LoadFromBytes(ss.str(), options, path);
+  PF_ASSIGN_OR_RETURN(std::string bytes, ReadFileBytes(path));
+  return LoadFromBytes(bytes, options, path);
 }
 
 TreeModel::~TreeModel() {

@@ -182,7 +182,12 @@ inline Result<std::vector<ModelEntry>> GenerateModels(const std::string& dir) {
 class PfModel {
  public:
   static Result<std::unique_ptr<PfModel>> Load(const std::string& path) {
-    PF_ASSIGN_OR_RETURN(engine::Graph g, engine::LoadModelFromFile(path));
+    engine::ImportOptions io;
+#ifdef PF_HAVE_ENGINE_SESSION
+    // A session loads 8-bit weights as it builds, as engine::OnnxModel does (the reference cannot).
+    if (!ForceReference()) io.defer_8bit_elements = engine::kDeferWeightElements;
+#endif
+    PF_ASSIGN_OR_RETURN(engine::Graph g, engine::LoadModelFromFile(path, io));
     auto m = std::unique_ptr<PfModel>(new PfModel());
 #ifdef PF_HAVE_ENGINE_SESSION
     if (!ForceReference()) {
