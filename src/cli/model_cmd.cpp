@@ -431,12 +431,14 @@ int Bench(const ModelArgs& a, std::ostream& out, std::ostream& err) {
   if (a.profile && onnx != nullptr) {
     const auto& g = onnx->running_graph();
     const auto kernels = onnx->NodeKernels();
+    const auto impls = onnx->session().NodeImpls();
     const std::vector<double> total = onnx->session().node_time_ms();
     Json nodes = Json::array();
     for (size_t i = 0; i < g.nodes.size() && i < total.size(); ++i) {
       nodes.push_back({{"node", g.nodes[i].name},
                        {"op", g.nodes[i].op_type},
                        {"kernel", i < kernels.size() ? kernels[i] : ""},
+                       {"impl", i < impls.size() ? impls[i] : ""},
                        {"mean_ms", (total[i] - profile_before[i]) / a.runs}});
     }
     j["nodes"] = std::move(nodes);
@@ -451,10 +453,10 @@ int Bench(const ModelArgs& a, std::ostream& out, std::ostream& err) {
                      Percentile(sorted, 0.99), mean, sorted.front());
   out << fmt::format("memory: peak RSS {} kB - RSS before load {} kB = {} kB\n", peak, rss_before, peak - rss_before);
   if (j.contains("nodes")) {
-    out << fmt::format("{:>9}  {:<28} {:<24} {}\n", "mean ms", "node", "op", "kernel");
+    out << fmt::format("{:>9}  {:<28} {:<24} {:<24} {}\n", "mean ms", "node", "op", "kernel", "oneDNN implementation");
     for (const auto& n : j["nodes"]) {
-      out << fmt::format("{:9.4f}  {:<28} {:<24} {}\n", n["mean_ms"].get<double>(), n["node"].get<std::string>(),
-                         n["op"].get<std::string>(), n["kernel"].get<std::string>());
+      out << fmt::format("{:9.4f}  {:<28} {:<24} {:<24} {}\n", n["mean_ms"].get<double>(), n["node"].get<std::string>(),
+                         n["op"].get<std::string>(), n["kernel"].get<std::string>(), n["impl"].get<std::string>());
     }
   }
   return 0;

@@ -227,6 +227,28 @@ TEST_F(ModelCmd, BenchReportsLatencyPercentilesAndMemory) {
   EXPECT_LE(j["p99_ms"].get<double>(), j["max_ms"].get<double>());
   EXPECT_GT(j["rss_before_kb"].get<int64_t>(), 0);
   EXPECT_GE(j["peak_rss_kb"].get<int64_t>(), j["rss_before_kb"].get<int64_t>());
+  EXPECT_FALSE(j.contains("nodes"));
+  // --profile: the mean time of every node of the optimized graph, its kernel and oneDNN's choice.
+  a.profile = true;
+  Outcome prof = Model(a);
+  ASSERT_EQ(prof.code, 0) << prof.err;
+  auto p = prof.json();
+  ASSERT_TRUE(p.contains("nodes"));
+  ASSERT_FALSE(p["nodes"].empty());
+  double sum = 0;
+  bool conv = false;
+  for (const auto& n : p["nodes"]) {
+    EXPECT_GE(n["mean_ms"].get<double>(), 0) << n.dump();
+    sum += n["mean_ms"].get<double>();
+    if (n["kernel"] == "dnnl:conv_fp32") {
+      conv = true;
+      EXPECT_FALSE(n["impl"].get<std::string>().empty()) << n.dump();
+    }
+  }
+  EXPECT_TRUE(conv) << p["nodes"].dump();
+  EXPECT_GT(sum, 0);
+  EXPECT_LE(sum, p["mean_ms"].get<double>() * 1.01);  // the nodes' time lies inside the run's
+  a.profile = false;
   a.runs = 0;
   Outcome bad = Model(a);
   EXPECT_EQ(bad.code, 2);

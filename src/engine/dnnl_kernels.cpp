@@ -248,6 +248,8 @@ int64_t ConvSpec::out_w() const {
   return (in_w + pad_left + pad_right - eff) / stride_w + 1;
 }
 
+constexpr int64_t kAmxMinDepth = 256;  // input channels per group x kernel taps (see Create)
+
 struct ConvKernel::Impl {
   ConvSpec spec;
   dnnl::convolution_forward::primitive_desc pd;
@@ -364,6 +366,21 @@ Result<std::unique_ptr<ConvKernel>> ConvKernel::Create(const ConvSpec& spec, con
                                                             s.activation, s.sum, where));
     auto& eng = CpuEngine();
     impl->pd = dnnl::convolution_forward::primitive_desc(desc, attr, eng);
+    // oneDNN 2.6 ranks its AMX int8 kernels first, but on the model set (measured per conv, 1 thread)
+    // only brgconv on deep reductions wins with AMX (3x3 32 -> 64: 0.068 vs 0.228 ms); its older
+    // jit / jit_1x1 AMX kernels lose to brgconv on AVX-512 VNNI (0.059 vs 0.016 ms for a 1x1 conv of
+    // 384 channels), and so does brgconv AMX on shallow ones (1x1 of 16 channels: 0.211 vs 0.191).
+    // So an AMX implementation is passed over for the next non-AMX one in those cases.
+    const auto avoid_amx = [&] {
+      const std::string name = impl->pd.impl_info_str();
+      if (!s.int8 || name.find("amx") == std::string::npos) return false;
+      return name.rfind("jit", 0) == 0 || icg * s.kernel_h * s.kernel_w < kAmxMinDepth;
+    };
+    if (avoid_amx()) {
+      bool found = false;
+      while (!found && impl->pd.next_impl()) found = std::string(impl->pd.impl_info_str()).find("amx") == std::string::npos;
+      if (!found) impl->pd = dnnl::convolution_forward::primitive_desc(desc, attr, eng);
+    }
     // oneDNN 2.6's brgconv mishandles a sum post-op when an output row or column sees only padding
     // (SIGSEGV in its jit code with sum + eltwise, a wrong sum without eltwise); take the next
     // implementation in that case.

@@ -108,6 +108,7 @@ class Step {
   virtual ~Step() = default;
   virtual Status Execute(Session::Impl& s) = 0;
   virtual std::string Kind() const = 0;
+  virtual std::string Implementation() const { return ""; }  // oneDNN's implementation name, for profiles
 };
 
 }  // namespace
@@ -535,6 +536,7 @@ class ConvStep : public Step {
     return Status::Ok();
   }
   std::string Kind() const override { return int8_ ? "dnnl:conv_int8" : "dnnl:conv_fp32"; }
+  std::string Implementation() const override { return k_->impl(); }
 
   dk::ConvKernel& kernel() { return *k_; }
   int Reorders() const { return native_ ? (src_staging_ >= 0) + (to_plain_ ? 1 : 0) : 0; }
@@ -555,6 +557,7 @@ class GemmStep : public Step {
   GemmStep(std::unique_ptr<dk::GemmKernel> k, bool int8, int a, int y) : k_(std::move(k)), int8_(int8), a_(a), y_(y) {}
   Status Execute(Impl& s) override { return k_->Execute(s.PlainPtr(a_), s.PlainPtr(y_)); }
   std::string Kind() const override { return int8_ ? "dnnl:gemm_int8" : "dnnl:gemm_fp32"; }
+  std::string Implementation() const override { return k_->impl(); }
 
  private:
   std::unique_ptr<dk::GemmKernel> k_;
@@ -812,6 +815,74 @@ class PoolStep : public Step {
   std::vector<int64_t> x_lo_, x_hi_;  // per output column: the kernel taps inside the input
 };
 
+// PfQLinearGlobalAveragePool on plain NCHW 8-bit tensors: the reference arithmetic (ops_quant.cpp,
+// ONNX Runtime's): an integer sum per plane minus x_zp * size, times the float scale
+// x_scale / (y_scale * size), rounded half to even, plus y_zp, saturated.
+class QGapStep : public Step {
+ public:
+  QGapStep(int in, int out, DType x, DType y, int64_t planes, int64_t size, int32_t xz, float scale, int32_t yz)
+      : in_(in), out_(out), x_(x), y_(y), planes_(planes), size_(size), xz_(xz), scale_(scale), yz_(yz) {}
+  Status Execute(Impl& s) override {
+    const void* x = s.PlainPtr(in_);
+    void* y = s.PlainPtr(out_);
+    if (x_ == DType::kUint8) Run(static_cast<const uint8_t*>(x), y);
+    else Run(static_cast<const int8_t*>(x), y);
+    return Status::Ok();
+  }
+  std::string Kind() const override { return "native:PfQLinearGlobalAveragePool"; }
+
+ private:
+  template <typename X>
+  void Run(const X* x, void* y) const {
+    const double lo = y_ == DType::kUint8 ? 0 : -128, hi = y_ == DType::kUint8 ? 255 : 127;
+    for (int64_t p = 0; p < planes_; ++p) {
+      int64_t acc = -static_cast<int64_t>(xz_) * size_;
+      const X* row = x + p * size_;
+      int32_t part = 0;  // |sum| < 2^31 for size < 2^23
+      for (int64_t k = 0; k < size_; ++k) part += row[k];
+      acc += part;
+      const float v = static_cast<float>(acc) * scale_;
+      const double q = std::clamp(RoundHalfEven(std::clamp<double>(v, -kRoundLimit, kRoundLimit)) + yz_, lo, hi);
+      if (y_ == DType::kUint8) static_cast<uint8_t*>(y)[p] = static_cast<uint8_t>(q);
+      else static_cast<int8_t*>(y)[p] = static_cast<int8_t>(q);
+    }
+  }
+  int in_, out_;
+  DType x_, y_;
+  int64_t planes_, size_;
+  int32_t xz_;
+  float scale_;
+  int32_t yz_;
+};
+
+std::unique_ptr<Step> PlanQGap(const Impl& s, const Node& n) {
+  if (n.op_type != "PfQLinearGlobalAveragePool" || n.outputs.size() != 1 || !IsComputed(s, n.Input(0))) return nullptr;
+  const int yid = s.Id(n.outputs[0]);
+  if (yid < 0) return nullptr;
+  const auto& x = s.slots[s.Id(n.Input(0))];
+  const auto& y = s.slots[yid];
+  const auto is8 = [](DType t) { return t == DType::kUint8 || t == DType::kInt8; };
+  if (!is8(x.dtype) || !is8(y.dtype) || x.shape.size() < 3) return nullptr;
+  const auto scalar = [&](size_t k) -> const Tensor* {
+    const int id = k < n.inputs.size() ? s.Id(n.Input(k)) : -1;
+    if (id < 0 || !s.slots[id].constant || s.slots[id].elems != 1) return nullptr;
+    return s.slots[id].constant;
+  };
+  const Tensor *xs = scalar(1), *ys = scalar(3);
+  if (xs == nullptr || ys == nullptr || !xs->is_float() || !ys->is_float()) return nullptr;
+  const Tensor *xz = n.Input(2).empty() ? nullptr : scalar(2), *yz = n.Input(4).empty() ? nullptr : scalar(4);
+  if ((!n.Input(2).empty() && (xz == nullptr || xz->is_float())) || (!n.Input(4).empty() && (yz == nullptr || yz->is_float()))) {
+    return nullptr;
+  }
+  if (n.Str("pf_activation", "") != "") return nullptr;
+  const int64_t planes = x.shape[0] * x.shape[1];
+  const int64_t size = planes == 0 ? 0 : x.elems / planes;
+  if (size <= 0 || size >= (int64_t{1} << 23) || !(ys->f[0] > 0) || !std::isfinite(ys->f[0])) return nullptr;
+  const float scale = xs->f[0] / (ys->f[0] * static_cast<float>(size));
+  return std::make_unique<QGapStep>(s.Id(n.Input(0)), yid, x.dtype, y.dtype, planes, size,
+                                    xz ? static_cast<int32_t>(xz->i[0]) : 0, scale, yz ? static_cast<int32_t>(yz->i[0]) : 0);
+}
+
 std::unique_ptr<Step> PlanPool(const Impl& s, const Node& n) {
   const std::string& op = n.op_type;
   if (op != "MaxPool" && op != "GlobalAveragePool") return nullptr;
@@ -874,6 +945,7 @@ class DnnlPoolStep : public Step {
     return Status::Ok();
   }
   std::string Kind() const override { return "dnnl:maxpool"; }
+  std::string Implementation() const override { return k_->impl(); }
   dk::PoolKernel& kernel() { return *k_; }
   bool to_plain_ = false;  // also write the plain form of dst
   int src_, dst_;
@@ -1042,6 +1114,10 @@ Status Session::Impl::BuildStep(int k) {
       return Status::Ok();
     }
     if (auto p = PlanPool(*this, node)) {
+      steps.push_back(std::move(p));
+      return Status::Ok();
+    }
+    if (auto p = PlanQGap(*this, node)) {
       steps.push_back(std::move(p));
       return Status::Ok();
     }
@@ -1392,6 +1468,11 @@ std::vector<std::string> Session::NodeKernels() const {
   std::vector<std::string> kinds;
   for (const auto& s : impl_->steps) kinds.push_back(s->Kind());
   return kinds;
+}
+std::vector<std::string> Session::NodeImpls() const {
+  std::vector<std::string> impls;
+  for (const auto& s : impl_->steps) impls.push_back(s->Implementation());
+  return impls;
 }
 int Session::reference_nodes() const {
   int n = 0;

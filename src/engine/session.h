@@ -113,6 +113,8 @@ class Session {
   // One entry per node of graph(): "dnnl:conv_int8", "ref:Softmax", "copy:Reshape",
   // "native:QuantizeLinear", ...
   std::vector<std::string> NodeKernels() const;
+  // One entry per node: oneDNN's implementation ("brgconv:avx512_core_vnni"), "" for other kernels.
+  std::vector<std::string> NodeImpls() const;
   int reference_nodes() const;  // nodes that run through the reference kernels (allocate per run)
   // Layout conversions per run between row-major and oneDNN-native buffers (at the edges of
   // chains of oneDNN convolutions; the kernels' Execute() may still reorder inside).
