@@ -58,6 +58,32 @@ Result<std::unique_ptr<ModelService>> ModelService::Create(const PlantConfig& pc
   return svc;
 }
 
+void ModelService::StepModel(Model* m, Timestamp at, std::vector<Sample>& out) {
+  apps::ModelStep step = m->app->Step(at);
+  for (size_t k = 0; k < m->outputs.size(); ++k) {
+    Sample o;
+    o.tag = m->outputs[k];
+    o.source_time = at;
+    o.receive_time = Now();
+    o.quality = step.quality;
+    o.value = step.values[k];
+    if (!std::isfinite(step.values[k])) {  // did not run, or the model gave NaN/inf: no usable value
+      o.quality = Quality::kBad;
+      o.value = 0.0;
+    }
+    out.push_back(std::move(o));
+  }
+  if (m->latency) {
+    if (step.ran) m->latency->Observe(step.latency_ms * 1e-3), m->runs->Inc();
+    if (step.late) m->late->Inc();
+    if (!step.ran) m->skipped->Inc();
+  }
+  if (!step.ran && (m->app->skipped() + m->app->failed()) % 100 == 1)
+    PF_LOG_WARN("model '{}': not run: {}", m->entry.app.name, step.reason);
+  m->last = std::move(step);
+  m->stepped = true;
+}
+
 void ModelService::OnSample(const Sample& s, std::vector<Sample>& out) {
   auto it = by_tag_.find(s.tag);
   if (it == by_tag_.end()) return;
@@ -73,31 +99,23 @@ void ModelService::OnSample(const Sample& s, std::vector<Sample>& out) {
     if (s.source_time.ns >= m->next_due_ns) {
       const Timestamp at{m->next_due_ns};
       m->next_due_ns = (s.source_time.ns / cycle_ns + 1) * cycle_ns;
-      apps::ModelStep step = m->app->Step(at);
-      for (size_t k = 0; k < m->outputs.size(); ++k) {
-        Sample o;
-        o.tag = m->outputs[k];
-        o.source_time = at;
-        o.receive_time = Now();
-        o.quality = step.quality;
-        o.value = step.values[k];
-        if (!std::isfinite(step.values[k])) {  // did not run, or the model gave NaN/inf: no usable value
-          o.quality = Quality::kBad;
-          o.value = 0.0;
-        }
-        out.push_back(std::move(o));
-      }
-      if (m->latency) {
-        if (step.ran) m->latency->Observe(step.latency_ms * 1e-3), m->runs->Inc();
-        if (step.late) m->late->Inc();
-        if (!step.ran) m->skipped->Inc();
-      }
-      if (!step.ran && (m->app->skipped() + m->app->failed()) % 100 == 1)
-        PF_LOG_WARN("model '{}': not run: {}", m->entry.app.name, step.reason);
-      m->last = std::move(step);
-      m->stepped = true;
+      StepModel(m, at, out);
     }
     m->app->OnSample(index, v.value_or(std::nan("")), v ? s.quality : Quality::kBad, s.source_time);
+  }
+}
+
+void ModelService::Tick(Timestamp now, std::vector<Sample>& out) {
+  std::lock_guard lk(mu_);
+  for (auto& m : models_) {
+    if (m->next_due_ns == 0) continue;  // no input sample yet: nothing to say
+    const int64_t cycle_ns = static_cast<int64_t>(m->entry.app.cycle_s * 1e9);
+    // A boundary one whole cycle behind `now` that no input sample crossed: the inputs are silent.
+    // Step there (the step finds them stale once max_input_age has passed, and publishes bad).
+    if (now.ns < m->next_due_ns + cycle_ns) continue;
+    const Timestamp at{m->next_due_ns};
+    m->next_due_ns += cycle_ns;
+    StepModel(m.get(), at, out);
   }
 }
 

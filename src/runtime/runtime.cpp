@@ -320,6 +320,7 @@ void Runtime::ProcessLoop() {
     }
     TickAlerts(pending);
     if (condition_->has_overall()) TickCondition(pending);
+    if (!models_->empty()) TickModels(pending);
     int64_t now = MonotonicNs();
     bool big = pending.history.size() >= kFlushBatch;
     if (!pending.empty() && (big || !waiters.empty() || now - last_flush >= window_ns || !open)) {
@@ -352,6 +353,10 @@ void Runtime::HandleSamples(std::vector<Sample>& batch, CommitBatch& pending) {
 void Runtime::IngestSamples(std::vector<Sample>& batch, CommitBatch& pending, ConditionService::Output& overall) {
   std::vector<Event> alert_events, spc_events;
   std::vector<alerts::ConditionUpdate> spc_updates;
+  // Models first, outside the state lock: an inference must not hold up the API.
+  if (!models_->empty()) {
+    for (const auto& s : batch) models_->OnSample(s, model_out_);
+  }
   std::lock_guard lk(state_mu_);
   for (auto& s : batch) {
     if (s.tag >= snapshots_.size()) {
@@ -359,7 +364,6 @@ void Runtime::IngestSamples(std::vector<Sample>& batch, CommitBatch& pending, Co
       continue;
     }
     samples_in_->Inc();
-    if (!models_->empty()) models_->OnSample(s, model_out_);
     if (!condition_->empty()) {
       condition_->OnSpeed(s);
       condition_->OnSample(s, overall);
@@ -422,6 +426,18 @@ void Runtime::TickCondition(CommitBatch& pending) {
   ConditionService::Output out;
   condition_->Tick(*now, out);
   if (!out.empty()) RouteCondition(out, pending);
+}
+
+void Runtime::TickModels(CommitBatch& pending) {
+  constexpr int64_t kModelTickNs = 250'000'000;
+  const int64_t mono = MonotonicNs();
+  if (mono - last_model_tick_ns_ < kModelTickNs) return;
+  last_model_tick_ns_ = mono;
+  std::optional<Timestamp> now = alerts_->AlertNow();  // nullopt: source clock, no watched sample yet
+  if (!now) return;
+  std::vector<Sample> outputs;
+  models_->Tick(*now, outputs);
+  if (!outputs.empty()) HandleSamples(outputs, pending);
 }
 
 void Runtime::RouteCondition(ConditionService::Output& out, CommitBatch& pending) {

@@ -100,6 +100,7 @@ class Runtime final : public RuntimeView, public SampleSink {
   void RouteCondition(ConditionService::Output& out, CommitBatch& pending);
   // Staleness of the overall-value tags on the alert clock, every kConditionTickNs.
   void TickCondition(CommitBatch& pending);
+  void TickModels(CommitBatch& pending);  // ModelService::Tick every 250 ms of the processor thread
   ApiResponse OutboxResponse() const;
 
   PlantConfig config_;
@@ -110,6 +111,7 @@ class Runtime final : public RuntimeView, public SampleSink {
   std::atomic<int64_t> processor_heartbeat_ns_{0};
   int64_t last_alert_tick_ns_ = 0;  // processor thread: monotonic time of the last alert tick
   int64_t last_condition_tick_ns_ = 0;  // processor thread: same for TickCondition
+  int64_t last_model_tick_ns_ = 0;      // processor thread: same for TickModels
   std::unique_ptr<ApiServer> api_;
   BoundedQueue<BusItem> bus_;
   ChangeFilter filter_;  // processor thread only

@@ -28,7 +28,8 @@ using namespace std::chrono_literals;
 
 using namespace pf::testing::press_state;
 
-std::string Plant(const std::string& dir, int port, int window) {
+// clock: the alert clock, which also drives the models' time steps when their inputs fall silent.
+std::string Plant(const std::string& dir, int port, int window, const std::string& clock = "source") {
   return fmt::format(R"(
 [plant]
 data_dir = "{0}/data"
@@ -36,6 +37,8 @@ data_dir = "{0}/data"
 listen = "127.0.0.1:{1}"
 [store]
 commit_window = "50ms"
+[alerts]
+clock = "{3}"
 [[assets]]
 id = "press1"
 area = "forming"
@@ -65,7 +68,7 @@ input = "x"
 tags = ["press1.p1", "press1.t1"]
 window = {2}
 )",
-                     dir, port, window);
+                     dir, port, window, clock);
 }
 
 TEST(ModelE2E, ModelOnReplayedTagsPublishesItsOutputsAsTags) {
@@ -113,6 +116,41 @@ TEST(ModelE2E, ModelOnReplayedTagsPublishesItsOutputsAsTags) {
     EXPECT_EQ(tag["quality"], "good");
     EXPECT_EQ(tag["source_time"], FormatRfc3339(Timestamp::FromSeconds(1'800'000'011.0), 9));
   }
+}
+
+// Inputs that fall silent: the replay ends (rows up to one second ago, wall clock), no input sample
+// crosses the next cycle boundary, and the time-driven step (alert clock = wall) publishes the
+// outputs with bad quality once the newest input is older than max_input_age (2 cycles), with the
+// reason in /api/v1/models, instead of leaving the last good values standing.
+TEST(ModelE2E, SilentInputsTurnTheOutputsBad) {
+  testing::TempDir dir;
+  std::ofstream(dir.path() + "/press_state.onnx", std::ios::binary) << ModelBytes();
+  const double now_s = std::floor(Now().seconds());
+  {
+    std::ofstream csv(dir.path() + "/press.csv");
+    csv << "time,p1,t1\n";
+    for (int i = 8; i >= 1; --i) csv << FormatRfc3339(Timestamp::FromSeconds(now_s - i), 0) << ",1.5," << 20 - i << '\n';
+  }
+  const int port = testing::FreePort();
+  std::ofstream(dir.path() + "/plant.toml") << Plant(dir.path(), port, 2, "wall");
+  e2e::ChildProcess pf({testing::PlantfloorBin(), "run", "--config", dir.path() + "/plant.toml", "--log-level", "warn"});
+  ASSERT_TRUE(e2e::WaitHealthy(port, 20s));
+  json tag, models;
+  bool bad = false;
+  for (int i = 0; i < 150 && !bad; ++i) {  // up to 15 s; expected after about 3 s
+    std::this_thread::sleep_for(100ms);
+    tag = e2e::GetJson(port, "/api/v1/tags/press1.state.probs.idle");
+    bad = !tag.is_discarded() && tag.contains("quality") && tag["quality"] == "bad";
+  }
+  ASSERT_TRUE(bad) << tag.dump();
+  models = e2e::GetJson(port, "/api/v1/models");
+  ASSERT_FALSE(models.is_discarded());
+  const json& m = models["models"][0];
+  EXPECT_GE(m["runs"].get<int>(), 6) << m.dump();  // the replayed rows ran first
+  EXPECT_FALSE(m["last"]["ran"].get<bool>()) << m.dump();
+  EXPECT_NE(m["last"]["reason"].get<std::string>().find("s old (max_input_age 2 s)"), std::string::npos) << m.dump();
+  // The bad sample is stamped at a cycle boundary after the last row.
+  EXPECT_GT(tag["source_time"].get<std::string>(), FormatRfc3339(Timestamp::FromSeconds(now_s - 1), 9));
 }
 
 TEST(ModelE2E, CheckRefusesABindingThatDoesNotFitTheModel) {
