@@ -140,7 +140,8 @@ void ConditionService::OnBlock(const Block& block, Output& out) {
     Status s = m->app->OnBlock(block.values, block.sample_rate_hz, block.start_time, block.quality, m->steps);
     if (!s.ok()) {
       // Logged at 1, 2, 4, 8, ... refusals: a misconfigured rate must not flood the log.
-      if ((++m->refused_blocks & (m->refused_blocks - 1)) == 0) PF_LOG_WARN("{} ({} blocks refused)", s.message(), m->refused_blocks);
+      const uint64_t refused = ++m->refused_blocks;
+      if ((refused & (refused - 1)) == 0) PF_LOG_WARN("{} ({} blocks refused)", s.message(), refused);
       m->last_error = s.message();
     }
     for (apps::MonitorStep& step : m->steps) {
