@@ -177,7 +177,7 @@ struct PoolSpec {
 class PoolKernel : public NativeProducer {
  public:
   // kInvalidArgument for inconsistent sizes; kUnimplemented when a window lies wholly in the
-  // padding (ONNX and oneDNN disagree there) or oneDNN has no implementation.
+  // padding (ONNX and oneDNN disagree there) or oneDNN has no implementation but its reference one.
   static Result<std::unique_ptr<PoolKernel>> Create(const PoolSpec& spec);
   ~PoolKernel() override;
   // src in the spec's src layout, dst in dst_desc().

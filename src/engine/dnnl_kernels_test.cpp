@@ -550,7 +550,7 @@ TEST(DnnlConv, RejectsInconsistentSpecs) {
 TEST(DnnlPool, RandomGeometriesEqualTheReference) {
   std::mt19937 rng(29);
   auto pick = [&](int lo, int hi) { return static_cast<int64_t>(lo + rng() % (hi - lo + 1)); };
-  int checked = 0, unimplemented = 0;
+  int checked = 0, unimplemented = 0, reference_only = 0;
   for (int t = 0; t < 120; ++t) {
     const bool one_d = t % 4 == 3;
     const DataType type = t % 3 == 0 ? DataType::kF32 : t % 3 == 1 ? DataType::kU8 : DataType::kS8;
@@ -630,8 +630,10 @@ TEST(DnnlPool, RandomGeometriesEqualTheReference) {
       auto k = PoolKernel::Create(spec);
       if (!k.ok()) {
         ASSERT_EQ(k.status().code(), StatusCode::kUnimplemented) << what << ": " << k.status().ToString();
-        EXPECT_NE(k.status().message().find("wholly in the padding"), std::string::npos) << k.status().message();
-        ++unimplemented;
+        const bool padding = k.status().message().find("wholly in the padding") != std::string::npos;
+        EXPECT_TRUE(padding || k.status().message().find("only its reference") != std::string::npos)
+            << k.status().message();
+        ++(padding ? unimplemented : reference_only);
         continue;
       }
       // x into the src layout (through a oneDNN reorder from plain).
@@ -650,9 +652,10 @@ TEST(DnnlPool, RandomGeometriesEqualTheReference) {
       ++checked;
     }
   }
-  std::printf("maxpool: %d layouts checked, %d geometries with a window wholly in the padding (native kernel)\n",
-              checked, unimplemented);
-  EXPECT_GT(checked, 200);
+  std::printf("maxpool (%s): %d layouts checked; left to the native kernel: %d with a window wholly in the "
+              "padding, %d with only oneDNN's reference implementation\n",
+              EffectiveIsa().c_str(), checked, unimplemented, reference_only);
+  EXPECT_GT(checked, 100);
 }
 
 TEST(DnnlPool, RejectsInconsistentSpecs) {

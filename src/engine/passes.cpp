@@ -441,10 +441,22 @@ std::string ZeroPointName(Graph& g, const Dq& d, const std::string& base) {
 }
 
 struct QdqCounts {
-  int qlinear = 0, activations = 0;
+  int qlinear = 0, activations = 0, wide = 0;
 };
 
-Result<QdqCounts> RewriteQdq(Graph& g, const std::map<std::string, TensorInfo>& shapes) {
+// True when the int8 constant `name` has every element within [-limit, limit] (loads it if deferred).
+Result<bool> WeightsWithin(Graph& g, const std::string& name, int limit) {
+  if (limit >= 127) return true;
+  PF_RETURN_IF_ERROR(g.MaterializeConstant(name));
+  const Tensor* w = Const(g, name);
+  if (w == nullptr) return true;
+  for (int64_t v : w->i) {
+    if (v > limit || v < -limit) return false;
+  }
+  return true;
+}
+
+Result<QdqCounts> RewriteQdq(Graph& g, const std::map<std::string, TensorInfo>& shapes, int weight_limit) {
   Uses uses(g);
   QdqCounts counts;
   std::vector<bool> drop(g.nodes.size(), false);
@@ -505,6 +517,11 @@ Result<QdqCounts> RewriteQdq(Graph& g, const std::map<std::string, TensorInfo>& 
     } else if (op == "Conv") {
       const Tensor* w = Const(g, b->q);
       if (w == nullptr || node.inputs.size() > 3 || b->type != DType::kInt8 || !ZeroPointIsZero(*b)) continue;
+      PF_ASSIGN_OR_RETURN(bool within, WeightsWithin(g, b->q, weight_limit));
+      if (!within) {
+        ++counts.wide;
+        continue;
+      }
       const int64_t m = w->shape[0];
       if (!WeightScalesOk(*b, static_cast<int64_t>(w->shape.size()), 0, m)) continue;
       auto bias = RealBias(g, uses, node.Input(2), m);
@@ -526,6 +543,11 @@ Result<QdqCounts> RewriteQdq(Graph& g, const std::map<std::string, TensorInfo>& 
         // A weight: s8, zero point 0, per tensor or per output column (DQ axis 1 of a 2-D B).
         if (b->type != DType::kInt8 || !ZeroPointIsZero(*b)) continue;
         if (w->shape.size() != 2 && !(b->per_tensor() && b->s->shape.size() <= 1)) continue;
+        PF_ASSIGN_OR_RETURN(bool within, WeightsWithin(g, b->q, weight_limit));
+        if (!within) {
+        ++counts.wide;
+        continue;
+      }
         if (w->shape.size() == 2 && !WeightScalesOk(*b, 2, 1, w->shape[1])) continue;
       } else if (!ActivationParamsOk(*b)) {
         continue;
@@ -536,6 +558,11 @@ Result<QdqCounts> RewriteQdq(Graph& g, const std::map<std::string, TensorInfo>& 
     } else if (op == "Gemm") {
       const Tensor* w = Const(g, b->q);
       if (w == nullptr || w->shape.size() != 2 || b->type != DType::kInt8 || !ZeroPointIsZero(*b)) continue;
+      PF_ASSIGN_OR_RETURN(bool within, WeightsWithin(g, b->q, weight_limit));
+      if (!within) {
+        ++counts.wide;
+        continue;
+      }
       if (node.Int("transA", 0) != 0 || node.Float("alpha", 1.0f) != 1.0f || node.Float("beta", 1.0f) != 1.0f) continue;
       auto sa = shapes.find(node.Input(0));
       if (sa == shapes.end() || sa->second.shape.size() != 2) continue;
@@ -620,8 +647,9 @@ Status Check(Graph& g, const char* pass) {
 std::string PassReport::ToString() const {
   return fmt::format(
       "folded_constants={} folded_batchnorms={} fused_activations={} fused_adds={} qlinear_nodes={} "
-      "removed_nodes={}",
-      folded_constants, folded_batchnorms, fused_activations, fused_adds, qlinear_nodes, removed_nodes);
+      "removed_nodes={} wide_weight_nodes={}",
+      folded_constants, folded_batchnorms, fused_activations, fused_adds, qlinear_nodes, removed_nodes,
+      wide_weight_nodes);
 }
 
 Result<PassReport> Optimize(Graph& g, const PassOptions& options) {
@@ -640,8 +668,9 @@ Result<PassReport> Optimize(Graph& g, const PassOptions& options) {
   }
   if (options.qdq_to_qlinear && shapes.ok()) {
     PF_ASSIGN_OR_RETURN(auto fresh, InferShapes(g));
-    PF_ASSIGN_OR_RETURN(QdqCounts c, RewriteQdq(g, fresh));
+    PF_ASSIGN_OR_RETURN(QdqCounts c, RewriteQdq(g, fresh, options.int8_weight_limit));
     report.qlinear_nodes += c.qlinear;
+    report.wide_weight_nodes += c.wide;
     report.fused_activations += c.activations;
     PF_RETURN_IF_ERROR(Check(g, "qdq_to_qlinear"));
   }

@@ -40,6 +40,11 @@ struct PassOptions {
   bool fuse_add = true;
   bool qdq_to_qlinear = true;
   bool remove_dead = true;
+  // Conv/Gemm/MatMul whose constant int8 weights exceed this magnitude keep their QDQ form and run
+  // in fp32 (DequantizeLinear -> op -> QuantizeLinear). 127: no limit. 63 on CPUs without VNNI,
+  // where u8 x s8 products of wider weights saturate (engine/dnnl_kernels.h): the fp32 form stays
+  // within a quantization step of the integer result, where 7-bit requantization would not.
+  int int8_weight_limit = 127;
 };
 
 struct PassReport {
@@ -49,6 +54,7 @@ struct PassReport {
   int fused_adds = 0;         // Add nodes merged into a Conv as pf_sum
   int qlinear_nodes = 0;      // quantized nodes created from QDQ patterns
   int removed_nodes = 0;      // nodes whose outputs reach no graph output
+  int wide_weight_nodes = 0;  // QDQ patterns left in fp32: weights beyond PassOptions::int8_weight_limit
   // "folded_constants=3 folded_batchnorms=1 ..."
   std::string ToString() const;
 };

@@ -472,7 +472,8 @@ TEST(Passes, DisabledPassesLeaveTheGraph) {
   ExpectClose(r, 0);
   EXPECT_EQ(r.optimized.nodes.size(), 2u);
   EXPECT_EQ(r.report.ToString(),
-            "folded_constants=0 folded_batchnorms=0 fused_activations=0 fused_adds=0 qlinear_nodes=0 removed_nodes=0");
+            "folded_constants=0 folded_batchnorms=0 fused_activations=0 fused_adds=0 qlinear_nodes=0 removed_nodes=0 "
+            "wide_weight_nodes=0");
 }
 
 // ----------------------------------------------------------------------------------------------
@@ -532,6 +533,42 @@ TEST(Passes, QdqConvChainBecomesQLinearConv) {
   const StepStats st = Steps(r.after.at(y), r.before.at(y), s2);
   EXPECT_GE(st.within_one, 0.99) << "max " << st.max_steps;
   EXPECT_GT(st.nonzero, 0);
+}
+
+// int8_weight_limit (CPUs without VNNI): a layer whose weights exceed it keeps its QDQ form (fp32,
+// the same arithmetic as the original graph) and is counted; a layer within it is quantized.
+TEST(Passes, WideWeightsKeepTheirQdqFormUnderAWeightLimit) {
+  Builder b(11);
+  b.Input("x", {1, 4, 10, 10});
+  const std::string xdq = b.Qdq("x", "in", 2.0f / 255, DType::kUint8, 128);
+  const std::string w1 = b.WeightDq("wide", {6, 4, 3, 3}, Scales(6, 0.002f, 0.004f, 3), 0);
+  b.Add("Conv", {xdq, w1}, {"c1"}, {{"pads", Ints({1, 1, 1, 1})}});
+  const std::string a1 = b.Qdq("c1", "act1", 0.05f, DType::kUint8, 128);
+  // Layer 2: weights within +-63.
+  Tensor narrow = Tensor::Int(DType::kInt8, {5, 6, 1, 1});
+  for (int64_t k = 0; k < narrow.size(); ++k) narrow.i[k] = (k * 37) % 127 - 63;
+  b.Const("narrow_wq", narrow);
+  b.Const("narrow_ws", Tensor::Float({}, {0.003f}));
+  b.Add("DequantizeLinear", {"narrow_wq", "narrow_ws"}, {"narrow_w"});
+  b.Add("Conv", {a1, "narrow_w"}, {"c2"});
+  const std::string y = b.Qdq("c2", "out", 0.05f, DType::kUint8, 128);
+  b.Output(y);
+  bool wide = false;
+  for (int64_t v : b.graph().constants.at("wide_wq").i) wide = wide || v > 63 || v < -63;
+  ASSERT_TRUE(wide) << "the random weights should use the full 8 bits";
+  PassOptions o;
+  o.int8_weight_limit = 63;
+  auto r = RunBoth(b.graph(), b.RandomInputs(-1, 1), o);
+  EXPECT_EQ(r.report.wide_weight_nodes, 1);
+  EXPECT_EQ(r.report.qlinear_nodes, 1);
+  EXPECT_EQ(Count(r.optimized, "QLinearConv"), 1);
+  EXPECT_EQ(Count(r.optimized, "Conv"), 1);
+  const StepStats st = Steps(r.after.at(y), r.before.at(y), 0.05f);
+  EXPECT_GE(st.within_one, 0.99) << "max " << st.max_steps;
+  // Without the limit both layers are quantized.
+  auto all = RunBoth(b.graph(), b.RandomInputs(-1, 1));
+  EXPECT_EQ(all.report.wide_weight_nodes, 0);
+  EXPECT_EQ(all.report.qlinear_nodes, 2);
 }
 
 TEST(Passes, QdqConvS8PerTensorHardSwish) {

@@ -791,16 +791,17 @@ class PoolStep : public Step {
         int64_t y_lo = 0, y_hi = 0;
         Taps(oy, g.s_h, g.p_top, g.d_h, g.k_h, g.in_h, &y_lo, &y_hi);
         for (int64_t ox = 0; ox < g.out_w; ++ox) {
-          bool any = false;
           T best = std::numeric_limits<T>::lowest();
           if constexpr (std::is_floating_point_v<T>) best = -std::numeric_limits<T>::infinity();
           const int64_t x0 = ox * g.s_w - g.p_left;
+          const int64_t kx0 = x_lo_[ox], kx1 = x_hi_[ox];
+          // The first tap starts the max, as in the reference (a NaN there stays; later ones never win).
+          if (y_lo < y_hi && kx0 < kx1) best = px[(oy * g.s_h - g.p_top + y_lo * g.d_h) * g.in_w + x0 + kx0 * g.d_w];
           for (int64_t ky = y_lo; ky < y_hi; ++ky) {
-            const int64_t row = (oy * g.s_h - g.p_top + ky * g.d_h) * g.in_w + x0;
-            for (int64_t kx = x_lo_[ox]; kx < x_hi_[ox]; ++kx) {
-              const T v = px[row + kx * g.d_w];
-              if (!any || v > best) best = v;
-              any = true;
+            const T* row = px + (oy * g.s_h - g.p_top + ky * g.d_h) * g.in_w + x0;
+            for (int64_t kx = kx0; kx < kx1; ++kx) {
+              const T v = row[kx * g.d_w];
+              best = v > best ? v : best;
             }
           }
           py[oy * g.out_w + ox] = best;
@@ -1347,9 +1348,21 @@ Result<std::unique_ptr<Session>> Session::Create(Graph graph, const SessionOptio
   impl->options = options;
   PF_RETURN_IF_ERROR(FixInputShapes(graph, options));
   if (options.optimize) {
-    auto report = Optimize(graph, options.passes);
+    PassOptions passes = options.passes;
+    // Without VNNI and without an explicit reduce-range choice, wide int8 weights keep their QDQ
+    // form and run in fp32: within a step of the integer result (7-bit requantization is not).
+    if (options.use_dnnl && !options.int8_reduce_range.has_value() && dk::Int8MaySaturate()) {
+      passes.int8_weight_limit = std::min(passes.int8_weight_limit, 63);
+    }
+    auto report = Optimize(graph, passes);
     if (!report.ok()) return report.status().WithContext(fmt::format("model '{}'", options.model_name));
     impl->report = *report;
+    if (report->wide_weight_nodes > 0) {
+      PF_LOG_WARN("model '{}': {} quantized layers have 8-bit weights wider than 7 bits, which this CPU ({}, no "
+                  "VNNI) would saturate: they run in fp32 (slower). For int8 speed here, quantize with reduce-range "
+                  "(7-bit weights), or set int8_reduce_range to requantize at load (approximate)",
+                  options.model_name, report->wide_weight_nodes, dk::EffectiveIsa());
+    }
   } else {
     PF_RETURN_IF_ERROR(graph.SortTopologically());
   }

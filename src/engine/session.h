@@ -68,8 +68,11 @@ struct SessionOptions {
   bool chain_layouts = true;  // keep activations between oneDNN convolutions in oneDNN's layout
   PassOptions passes;
   // int8 weights requantized to 7 bits (oneDNN's remedy for u8 x s8 saturation on CPUs without
-  // VNNI; an approximation of one weight step, see engine/dnnl_kernels.h). Unset: on exactly when
-  // the effective ISA lacks VNNI (dnnl_kernels::Int8MaySaturate()).
+  // VNNI; an approximation of one weight step, see engine/dnnl_kernels.h). Unset: when the effective
+  // ISA lacks VNNI (dnnl_kernels::Int8MaySaturate()), quantized ops whose weights fit 7 bits run
+  // int8 (exact) and the others keep their QDQ form and run in fp32 (PassOptions::int8_weight_limit);
+  // true: every int8 op runs with 7-bit weights (fast, approximate); false: 8-bit weights as given
+  // (may saturate without VNNI).
   std::optional<bool> int8_reduce_range;
   // Concrete shapes for graph inputs with unknown (-1) dimensions, by input name.
   std::map<std::string, Shape> input_shapes;

@@ -10,10 +10,12 @@
 //   int8, int8_rr: |pf - ort| <= one output quantization step on >= 99.9 % of the elements, same
 //   argmax (plantfloor computes ONNX Runtime's integer and fp32 formulas, so in practice 0 steps).
 // ctest runs it twice: at the native ISA and with ONEDNN_MAX_CPU_ISA=AVX2 (no VNNI). Without VNNI
-// the session requantizes 8-bit weights to 7 bits (dnnl_kernels.h, reduce_range) against int16
-// saturation, while ONNX Runtime (which ignores ONEDNN_MAX_CPU_ISA) keeps all 8: there the full-range
-// int8 models are measured and printed, not held to the bound, and the int8_rr models, whose
-// weights already fit 7 bits, carry the exact-parity check.
+// u8 x s8 products of weights wider than 7 bits saturate in oneDNN, so the session runs those
+// layers in fp32 (their QDQ form, SessionOptions::int8_reduce_range unset) and the int8_rr models,
+// whose weights fit 7 bits, in int8. The int8_rr models are held to the bound above; the full-range
+// ones to the same argmax only (an fp32 layer lands one step off near rounding boundaries, and deep
+// nets carry that on: MobileNet's logits end up to ~26 steps off, small models 0), with the steps
+// printed.
 // Skipped (77) without node + onnxruntime-node (scripts/install.sh) or Debian's python3-onnx.
 #include <gtest/gtest.h>
 
@@ -101,11 +103,12 @@ TEST_P(OrtParity, OutputsMatch) {
   std::cout << e.Label() << ": " << (*model)->Summary() << "\n";
 
   const bool int8 = e.variant != "fp32";
-  // Full 8-bit weights where the session reduces them to 7 bits: measured, not bounded (see top).
-  const bool measured_only = e.variant == "int8" && engine::dnnl_kernels::Int8MaySaturate();
-  if (measured_only) {
+  // Full 8-bit weights without VNNI: the wide layers run in fp32 (see top); a value near a rounding
+  // boundary then lands one step off and deep nets carry that on, so only the argmax is held there.
+  const bool argmax_only = e.variant == "int8" && engine::dnnl_kernels::Int8MaySaturate();
+  if (argmax_only) {
     std::cout << e.Label() << ": ISA " << engine::dnnl_kernels::EffectiveIsa()
-              << " has no VNNI; 8-bit weights run as 7-bit (reduce_range): figures only\n";
+              << " has no VNNI; layers with weights wider than 7 bits run in fp32: argmax held, steps measured\n";
   }
   for (const std::string& input : e.inputs) {
     SCOPED_TRACE(e.Label() + " on " + input);
@@ -146,9 +149,9 @@ TEST_P(OrtParity, OutputsMatch) {
       const double frac = static_cast<double>(within) / pf.f.size();
       std::cout << "  " << input << ": max |pf-ort| " << max_err / e.output_step << " steps, " << frac * 100
                 << " % within one step, argmax " << arg_pf << " / " << arg_ort << "\n";
-      if (measured_only) continue;
-      EXPECT_GE(frac, 0.999) << "max error " << max_err << " (" << max_err / e.output_step << " steps)";
       EXPECT_EQ(arg_pf, arg_ort);
+      if (argmax_only) continue;
+      EXPECT_GE(frac, 0.999) << "max error " << max_err << " (" << max_err / e.output_step << " steps)";
     } else {
       std::cout << "  " << input << ": max |pf-ort| " << max_err << " = " << max_err / max_ort
                 << " x max|ort|, argmax " << arg_pf << " / " << arg_ort << "\n";
