@@ -247,7 +247,7 @@ TEST_F(ModelCmd, BenchReportsLatencyPercentilesAndMemory) {
   }
   EXPECT_TRUE(conv) << p["nodes"].dump();
   EXPECT_GT(sum, 0);
-  EXPECT_LE(sum, p["mean_ms"].get<double>() * 1.01);  // the nodes' time lies inside the run's
+  EXPECT_LE(sum, p["mean_ms"].get<double>() * 1.05);  // the nodes' time lies inside the run's
   a.profile = false;
   a.runs = 0;
   Outcome bad = Model(a);

@@ -162,11 +162,13 @@ Status PrepareInt8(bool reduce_range, int64_t channels, int64_t per_channel_elem
   };
   for (int64_t c = 0; c < channels; ++c) {
     bool wide = false;
-    for (int64_t e = 0; e < per_channel_elems; ++e) wide |= at(c, e) > 63 || at(c, e) < -64;
+    // |w| <= 64 cannot saturate: two u8 x s8 products add to at most 2 * 255 * 64 = 32640 < 2^15
+    // (ONNX Runtime's reduce-range quantizes to [-64, 64]).
+    for (int64_t e = 0; e < per_channel_elems; ++e) wide |= at(c, e) > kSafeWeight || at(c, e) < -kSafeWeight;
     if (!wide) continue;
     for (int64_t e = 0; e < per_channel_elems; ++e) {
       const float h = std::nearbyint(at(c, e) / 2.0f);  // default rounding mode: half to even
-      at(c, e) = static_cast<int8_t>(std::clamp(h, -64.0f, 63.0f));
+      at(c, e) = static_cast<int8_t>(std::clamp(h, -64.0f, 64.0f));
     }
     (*wscale)[c] *= 2.0f;
     if (*bq != nullptr) {
@@ -327,6 +329,9 @@ Result<std::unique_ptr<ConvKernel>> ConvKernel::Create(const ConvSpec& spec, con
   Carried in = Carry(s.int8, s.src_type, s.src), out = Carry(s.int8, s.dst_type, s.dst);
   impl->flip_src = in.flipped;
   impl->flip_dst = out.flipped;
+  if (s.src_layout != nullptr && s.src_layout->data_type() != ToDnnl(in.type)) {
+    return InvalidArgument("{}: the src layout holds another data type than the kernel carries", where);
+  }
   std::vector<int32_t> folded_bias;
   const bool unpadded = s.pad_top == 0 && s.pad_left == 0 && s.pad_bottom == 0 && s.pad_right == 0;
   int32_t pad_value = 0;
@@ -378,7 +383,11 @@ Result<std::unique_ptr<ConvKernel>> ConvKernel::Create(const ConvSpec& spec, con
     };
     if (avoid_amx()) {
       bool found = false;
-      while (!found && impl->pd.next_impl()) found = std::string(impl->pd.impl_info_str()).find("amx") == std::string::npos;
+      while (!found && impl->pd.next_impl()) {
+        const std::string name = impl->pd.impl_info_str();
+        if (name.rfind("ref", 0) == 0) break;  // the reference is never the better choice
+        found = name.find("amx") == std::string::npos;
+      }
       if (!found) impl->pd = dnnl::convolution_forward::primitive_desc(desc, attr, eng);
     }
     // oneDNN 2.6's brgconv mishandles a sum post-op when an output row or column sees only padding

@@ -53,7 +53,7 @@
 //   with the sign bit flipped; exact): Execute/SrcFromPlain/DstToPlain flip at the plain interface, and
 //   buffers in src_desc()/dst_desc() (ExecuteNative) hold that u8 form, whose desc says u8.
 // Saturation without VNNI: AVX2/AVX-512 without VNNI multiply u8 x s8 with vpmaddubsw, whose s16
-//   pair sums saturate when |w| > 63 with large x. spec.reduce_range requantizes the weights to
+//   pair sums saturate when |w| > 64 with large x. spec.reduce_range requantizes the weights to
 //   7 bits (w' = round_half_even(w/2), w_scale' = 2*w_scale and the int32 bias of the channel
 //   halved, round half to even, to keep its real value; exact when |w| <= 63 already, an
 //   approximation of one weight quantization step otherwise). Int8MaySaturate() tells whether the
@@ -225,6 +225,9 @@ class GemmKernel {
 
 // True when the effective ISA has no VNNI, so u8 x s8 products may saturate unless reduce_range.
 bool Int8MaySaturate();
+// The widest int8 weight that never saturates without VNNI (2 * 255 * 64 < 2^15); ONNX Runtime's
+// reduce-range quantization uses [-64, 64].
+constexpr int kSafeWeight = 64;
 // oneDNN's effective ISA in words ("avx512_core_vnni", "avx2", ...), for logs and reports.
 std::string EffectiveIsa();
 

@@ -426,17 +426,17 @@ TEST(DnnlConv, ReduceRangeRequantizesWideWeightsToSevenBits) {
   s.weight_scales.assign(s.out_c, 0.01f);
   std::vector<uint8_t> x(s.batch * s.in_c * s.in_h * s.in_w);
   for (auto& v : x) v = static_cast<uint8_t>(rng() % 256);
-  // Reference on the requantized weights: w' = round_half_even(w / 2) (clamped to 7 bits), scale x2,
-  // for the channels that exceed 7 bits only.
+  // Reference on the requantized weights: w' = round_half_even(w / 2) (within [-64, 64]), scale x2,
+  // for the channels that exceed kSafeWeight only.
   std::vector<int8_t> w7 = w;
   std::vector<float> sc = s.weight_scales;
   const int64_t per = nw / s.out_c;
   for (int64_t c = 0; c < s.out_c; ++c) {
     bool wide = false;
-    for (int64_t e = 0; e < per; ++e) wide |= w[c * per + e] > 63 || w[c * per + e] < -64;
+    for (int64_t e = 0; e < per; ++e) wide |= w[c * per + e] > kSafeWeight || w[c * per + e] < -kSafeWeight;
     if (!wide) continue;
     for (int64_t e = 0; e < per; ++e) {
-      w7[c * per + e] = static_cast<int8_t>(std::clamp(std::nearbyint(w[c * per + e] / 2.0), -64.0, 63.0));
+      w7[c * per + e] = static_cast<int8_t>(std::clamp(std::nearbyint(w[c * per + e] / 2.0), -64.0, 64.0));
     }
     sc[c] *= 2;
   }
@@ -831,14 +831,14 @@ TEST(DnnlGemm, ReduceRangeRequantizesPerColumn) {
     std::vector<double> want(s.m * s.n);
     for (int64_t c = 0; c < s.n; ++c) {
       bool wide = false;
-      for (int64_t j = 0; j < s.k; ++j) wide |= w[idx(j, c)] > 63 || w[idx(j, c)] < -64;
+      for (int64_t j = 0; j < s.k; ++j) wide |= w[idx(j, c)] > kSafeWeight || w[idx(j, c)] < -kSafeWeight;
       if (c % 2 == 1) {
         EXPECT_FALSE(wide) << "column " << c;
       }
       for (int64_t r = 0; r < s.m; ++r) {
         int64_t acc = 0;
         for (int64_t j = 0; j < s.k; ++j) {
-          const int64_t wv = wide ? static_cast<int64_t>(std::clamp(std::nearbyint(w[idx(j, c)] / 2.0), -64.0, 63.0)) : w[idx(j, c)];
+          const int64_t wv = wide ? static_cast<int64_t>(std::clamp(std::nearbyint(w[idx(j, c)] / 2.0), -64.0, 64.0)) : w[idx(j, c)];
           acc += (a[r * s.k + j] - s.src.zero_point) * wv;
         }
         want[r * s.n + c] = static_cast<double>(acc) * s.src.scale * s.weight_scales[c] * (wide ? 2 : 1);

@@ -41,7 +41,7 @@ struct PassOptions {
   bool qdq_to_qlinear = true;
   bool remove_dead = true;
   // Conv/Gemm/MatMul whose constant int8 weights exceed this magnitude keep their QDQ form and run
-  // in fp32 (DequantizeLinear -> op -> QuantizeLinear). 127: no limit. 63 on CPUs without VNNI,
+  // in fp32 (DequantizeLinear -> op -> QuantizeLinear). 127: no limit. 64 on CPUs without VNNI,
   // where u8 x s8 products of wider weights saturate (engine/dnnl_kernels.h): the fp32 form stays
   // within a quantization step of the integer result, where 7-bit requantization would not.
   int int8_weight_limit = 127;

@@ -544,9 +544,11 @@ TEST(Passes, WideWeightsKeepTheirQdqFormUnderAWeightLimit) {
   const std::string w1 = b.WeightDq("wide", {6, 4, 3, 3}, Scales(6, 0.002f, 0.004f, 3), 0);
   b.Add("Conv", {xdq, w1}, {"c1"}, {{"pads", Ints({1, 1, 1, 1})}});
   const std::string a1 = b.Qdq("c1", "act1", 0.05f, DType::kUint8, 128);
-  // Layer 2: weights within +-63.
+  // Layer 2: weights within +-64 (ONNX Runtime's reduce-range), both ends included.
   Tensor narrow = Tensor::Int(DType::kInt8, {5, 6, 1, 1});
   for (int64_t k = 0; k < narrow.size(); ++k) narrow.i[k] = (k * 37) % 127 - 63;
+  narrow.i[0] = 64;
+  narrow.i[1] = -64;
   b.Const("narrow_wq", narrow);
   b.Const("narrow_ws", Tensor::Float({}, {0.003f}));
   b.Add("DequantizeLinear", {"narrow_wq", "narrow_ws"}, {"narrow_w"});
@@ -554,10 +556,10 @@ TEST(Passes, WideWeightsKeepTheirQdqFormUnderAWeightLimit) {
   const std::string y = b.Qdq("c2", "out", 0.05f, DType::kUint8, 128);
   b.Output(y);
   bool wide = false;
-  for (int64_t v : b.graph().constants.at("wide_wq").i) wide = wide || v > 63 || v < -63;
+  for (int64_t v : b.graph().constants.at("wide_wq").i) wide = wide || v > 64 || v < -64;
   ASSERT_TRUE(wide) << "the random weights should use the full 8 bits";
   PassOptions o;
-  o.int8_weight_limit = 63;
+  o.int8_weight_limit = 64;  // dnnl_kernels::kSafeWeight
   auto r = RunBoth(b.graph(), b.RandomInputs(-1, 1), o);
   EXPECT_EQ(r.report.wide_weight_nodes, 1);
   EXPECT_EQ(r.report.qlinear_nodes, 1);

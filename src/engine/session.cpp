@@ -1069,7 +1069,11 @@ Status Session::Impl::BuildStep(int k) {
                   : src.dtype == DType::kUint8 ? dk::DataType::kU8 : dk::DataType::kS8;
         const bool src_native = src.native_desc != nullptr && options.chain_layouts;
         if (src_native) ps.src_layout = src.native_desc;
-        auto kernel = dk::PoolKernel::Create(ps);
+        // A plain s8 tensor pooled by oneDNN would hand an s8 layout to a following conv that carries
+        // s8 as u8 on CPUs without VNNI (dnnl_kernels.h): leave that case to the native loop.
+        const bool carry_mismatch = !src_native && src.dtype == DType::kInt8 && dk::Int8MaySaturate();
+        auto kernel = carry_mismatch ? Result<std::unique_ptr<dk::PoolKernel>>(Unimplemented("s8 carried as u8"))
+                                     : dk::PoolKernel::Create(ps);
         if (kernel.ok()) {
           auto step = std::make_unique<DnnlPoolStep>(std::move(kernel.value()), Id(node.Input(0)), Id(node.outputs[0]),
                                                      src_native);
@@ -1092,8 +1096,9 @@ Status Session::Impl::BuildStep(int k) {
         const Slot& a = slots[Id(node.Input(0))];
         const Slot& b = slots[Id(node.Input(3))];
         Slot& y = slots[Id(node.outputs[0])];
+        // Elementwise on the native bytes only when they hold the graph's dtype (not s8 carried as u8).
         if (a.native_desc && b.native_desc && *a.native_desc == *b.native_desc && a.dtype == y.dtype &&
-            b.dtype == y.dtype && a.native_owner != nullptr) {
+            b.dtype == y.dtype && a.native_owner != nullptr && a.native_desc->data_type() == DnnlType(y.dtype)) {
           auto* add = static_cast<QuantStep*>(q.get());
           const int64_t bytes = static_cast<int64_t>(a.native_desc->get_size());
           add->SetNative(bytes / ElementBytes(y.dtype), a.native_owner);
@@ -1352,7 +1357,7 @@ Result<std::unique_ptr<Session>> Session::Create(Graph graph, const SessionOptio
     // Without VNNI and without an explicit reduce-range choice, wide int8 weights keep their QDQ
     // form and run in fp32: within a step of the integer result (7-bit requantization is not).
     if (options.use_dnnl && !options.int8_reduce_range.has_value() && dk::Int8MaySaturate()) {
-      passes.int8_weight_limit = std::min(passes.int8_weight_limit, 63);
+      passes.int8_weight_limit = std::min(passes.int8_weight_limit, dk::kSafeWeight);
     }
     auto report = Optimize(graph, passes);
     if (!report.ok()) return report.status().WithContext(fmt::format("model '{}'", options.model_name));

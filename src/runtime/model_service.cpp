@@ -1,5 +1,6 @@
 #include "runtime/model_service.h"
 
+#include <algorithm>
 #include <cmath>
 
 #include <nlohmann/json.hpp>
@@ -15,6 +16,9 @@ struct ModelService::Model {
   std::unique_ptr<apps::ModelApp> app;
   std::vector<TagId> outputs;
   int64_t next_due_ns = 0;  // source time of the next step
+  int64_t last_stepped_ns = 0;   // source time of the last boundary stepped (never stepped twice)
+  int64_t newest_input_ns = 0;   // newest input sample's source time
+  int64_t last_input_mono_ns = 0;  // MonotonicNs() when the last input sample arrived
   apps::ModelStep last;
   bool stepped = false;
   Histogram* latency = nullptr;
@@ -59,6 +63,8 @@ Result<std::unique_ptr<ModelService>> ModelService::Create(const PlantConfig& pc
 }
 
 void ModelService::StepModel(Model* m, Timestamp at, std::vector<Sample>& out) {
+  if (at.ns <= m->last_stepped_ns) return;  // published already (e.g. by Tick, before a late backfill)
+  m->last_stepped_ns = at.ns;
   apps::ModelStep step = m->app->Step(at);
   for (size_t k = 0; k < m->outputs.size(); ++k) {
     Sample o;
@@ -94,28 +100,42 @@ void ModelService::OnSample(const Sample& s, std::vector<Sample>& out) {
     // Step first when this sample starts a new cycle: the step sees the windows up to the boundary.
     // A sample more than two cycles before the next boundary means the clock went back (or an
     // earlier sample came from the future): start the cycles again from this sample.
-    if (m->next_due_ns == 0 || s.source_time.ns < m->next_due_ns - 2 * cycle_ns)
+    if (m->next_due_ns == 0 || s.source_time.ns < m->next_due_ns - 2 * cycle_ns) {
       m->next_due_ns = (s.source_time.ns / cycle_ns + 1) * cycle_ns;
+      m->last_stepped_ns = 0;  // a clock that went back restarts the cycles (a backfill republishes)
+      m->newest_input_ns = 0;
+    }
     if (s.source_time.ns >= m->next_due_ns) {
       const Timestamp at{m->next_due_ns};
       m->next_due_ns = (s.source_time.ns / cycle_ns + 1) * cycle_ns;
       StepModel(m, at, out);
     }
     m->app->OnSample(index, v.value_or(std::nan("")), v ? s.quality : Quality::kBad, s.source_time);
+    m->newest_input_ns = std::max(m->newest_input_ns, s.source_time.ns);
+    m->last_input_mono_ns = MonotonicNs();
   }
 }
 
-void ModelService::Tick(Timestamp now, std::vector<Sample>& out) {
+void ModelService::Tick(int64_t mono_now_ns, std::vector<Sample>& out) {
   std::lock_guard lk(mu_);
   for (auto& m : models_) {
-    if (m->next_due_ns == 0) continue;  // no input sample yet: nothing to say
+    if (m->last_input_mono_ns == 0) continue;  // no input sample yet: nothing to say
     const int64_t cycle_ns = static_cast<int64_t>(m->entry.app.cycle_s * 1e9);
-    // A boundary one whole cycle behind `now` that no input sample crossed: the inputs are silent.
-    // Step there (the step finds them stale once max_input_age has passed, and publishes bad).
-    if (now.ns < m->next_due_ns + cycle_ns) continue;
-    const Timestamp at{m->next_due_ns};
-    m->next_due_ns += cycle_ns;
-    StepModel(m.get(), at, out);
+    const int64_t max_age_ns = static_cast<int64_t>(m->entry.app.max_input_age_s.value_or(2 * m->entry.app.cycle_s) * 1e9);
+    // Silence is measured on the clock the samples arrive on (not the alert clock: a source whose
+    // timestamps trail the server's would otherwise be stepped ahead of its own data).
+    const int64_t silent_ns = mono_now_ns - m->last_input_mono_ns;
+    if (silent_ns < max_age_ns + cycle_ns) continue;
+    // The source's time now, estimated from its newest sample and the silence since; the first
+    // boundary stepped is the first at which the newest input is older than max_input_age, so
+    // every timed step publishes bad outputs with the reason.
+    const int64_t source_now = m->newest_input_ns + silent_ns;
+    const int64_t first_stale = ((m->newest_input_ns + max_age_ns) / cycle_ns + 1) * cycle_ns;
+    int64_t at = std::max(m->next_due_ns, first_stale);
+    for (int k = 0; k < 100 && at + cycle_ns <= source_now; ++k, at += cycle_ns) {
+      StepModel(m.get(), Timestamp{at}, out);
+    }
+    m->next_due_ns = at;
   }
 }
 

@@ -3,7 +3,7 @@
 // apps::ModelApp fed by the processor thread with its input tags' samples; it runs once per cycle
 // of the inputs' source time (the first input sample at or past the next cycle boundary triggers
 // the step, so replayed and live data behave alike; when every input falls silent, Tick steps on
-// the alert clock instead) and its outputs go back into the normal sample
+// the arrival clock instead) and its outputs go back into the normal sample
 // path as the declared output tags (history, rules, SPC): good quality, uncertain when the run
 // missed its deadline, bad with no value when it could not run (a window not full, a bad or stale
 // input, a model error). GET /api/v1/models lists each model with its manifest, counters and the
@@ -30,11 +30,12 @@ class ModelService {
 
   // Processor thread: a sample of any tag; appends the output samples of the steps it triggered.
   void OnSample(const Sample& s, std::vector<Sample>& out);
-  // Processor thread, periodically, with the alert clock's now: steps a model whose next cycle
-  // boundary lies a whole cycle behind `now` with no input sample past it (all inputs silent), at
-  // that boundary; its outputs then turn bad once the inputs are older than max_input_age. A model
-  // that has seen no input sample yet is left alone.
-  void Tick(Timestamp now, std::vector<Sample>& out);
+  // Processor thread, periodically (MonotonicNs()): when every input of a model has been silent
+  // for max_input_age plus a cycle on the arrival clock, steps the boundaries from the first one at
+  // which its newest input is older than max_input_age up to the source's estimated now (newest
+  // input time + silence): outputs bad, reason in the last step. A model that has seen no input
+  // sample is left alone.
+  void Tick(int64_t mono_now_ns, std::vector<Sample>& out);
 
   Status AddRoutes(ApiServer& api);
 

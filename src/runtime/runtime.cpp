@@ -433,10 +433,8 @@ void Runtime::TickModels(CommitBatch& pending) {
   const int64_t mono = MonotonicNs();
   if (mono - last_model_tick_ns_ < kModelTickNs) return;
   last_model_tick_ns_ = mono;
-  std::optional<Timestamp> now = alerts_->AlertNow();  // nullopt: source clock, no watched sample yet
-  if (!now) return;
   std::vector<Sample> outputs;
-  models_->Tick(*now, outputs);
+  models_->Tick(mono, outputs);
   if (!outputs.empty()) HandleSamples(outputs, pending);
 }
 

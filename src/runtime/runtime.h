@@ -100,7 +100,7 @@ class Runtime final : public RuntimeView, public SampleSink {
   void RouteCondition(ConditionService::Output& out, CommitBatch& pending);
   // Staleness of the overall-value tags on the alert clock, every kConditionTickNs.
   void TickCondition(CommitBatch& pending);
-  void TickModels(CommitBatch& pending);  // ModelService::Tick every 250 ms of the processor thread
+  void TickModels(CommitBatch& pending);  // ModelService::Tick every 250 ms of the processor thread (monotonic)
   ApiResponse OutboxResponse() const;
 
   PlantConfig config_;

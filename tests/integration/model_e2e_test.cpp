@@ -118,10 +118,11 @@ TEST(ModelE2E, ModelOnReplayedTagsPublishesItsOutputsAsTags) {
   }
 }
 
-// Inputs that fall silent: the replay ends (rows up to one second ago, wall clock), no input sample
-// crosses the next cycle boundary, and the time-driven step (alert clock = wall) publishes the
-// outputs with bad quality once the newest input is older than max_input_age (2 cycles), with the
-// reason in /api/v1/models, instead of leaving the last good values standing.
+// Inputs that fall silent: the replay ends (rows up to one second ago), no input sample crosses the
+// next cycle boundary, and once the inputs have been silent for max_input_age (2 cycles) plus a
+// cycle on the arrival clock, the time-driven step publishes the outputs with bad quality at the
+// first boundary where the newest input is too old, with the reason in /api/v1/models, instead of
+// leaving the last good values standing.
 TEST(ModelE2E, SilentInputsTurnTheOutputsBad) {
   testing::TempDir dir;
   std::ofstream(dir.path() + "/press_state.onnx", std::ios::binary) << ModelBytes();
