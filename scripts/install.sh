@@ -26,6 +26,14 @@ packages=(
   # packaging and service tests: dpkg-shlibdeps (cpack), systemd-analyze
   dpkg-dev systemd
 )
+# --training: the model recipes of scripts/train/ (the "cloud" side; `make test` does not need them):
+# PyTorch on CPU (BSD-style), Pillow (HPND), ONNX export.
+for arg in "$@"; do
+  case "$arg" in
+    --training) packages+=(python3-torch python3-torchvision python3-pil python3-onnx) ;;
+    *) echo "install.sh: unknown option $arg (--training)" >&2; exit 2 ;;
+  esac
+done
 
 missing=()
 for p in "${packages[@]}"; do

@@ -5,8 +5,10 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <filesystem>
 #include <fstream>
 #include <iostream>
+#include <limits>
 #include <map>
 #include <nlohmann/json.hpp>
 #include <random>
@@ -15,6 +17,8 @@
 #include "core/file.h"
 #include "engine/manifest.h"
 #include "engine/model.h"
+#include "engine/dnnl_kernels.h"
+#include "engine/quantize.h"
 #include "engine/npy.h"
 #include "engine/onnx_import.h"
 #include "engine/ops.h"
@@ -462,13 +466,153 @@ int Bench(const ModelArgs& a, std::ostream& out, std::ostream& err) {
   return 0;
 }
 
+// The .npy files of a directory, sorted by name, at most `max`. Errors name the directory.
+Result<std::vector<std::string>> NpyFiles(const std::string& dir, int max) {
+  std::error_code ec;
+  std::vector<std::string> files;
+  for (const auto& e : std::filesystem::directory_iterator(dir, ec)) {
+    if (e.is_regular_file() && e.path().extension() == ".npy") files.push_back(e.path().string());
+  }
+  if (ec) return NotFound("{}: cannot list ({})", dir, ec.message());
+  if (files.empty()) return InvalidArgument("{}: no .npy files", dir);
+  std::sort(files.begin(), files.end());
+  if (static_cast<int>(files.size()) > max) files.resize(max);
+  return files;
+}
+
+// One sample per .npy file for a single-input model: the file's tensor, checked against the input.
+Result<TensorMap> NpySample(const std::string& path, const ValueInfo& input) {
+  PF_ASSIGN_OR_RETURN(Tensor t, engine::ReadNpyFile(path));
+  PF_RETURN_IF_ERROR_CTX(engine::CheckTensorForInput(t, input, fmt::format("input '{}'", input.name)), "{}", path);
+  TensorMap m;
+  m.emplace(input.name, std::move(t));
+  return m;
+}
+
+int64_t ArgMax(const Tensor& t) {
+  int64_t best = 0;
+  for (int64_t k = 1; k < static_cast<int64_t>(t.f.size()); ++k)
+    if (t.f[k] > t.f[best]) best = k;
+  return best;
+}
+
+int Quantize(const ModelArgs& a, std::ostream& out, std::ostream& err) {
+  if (a.output_model.empty()) return Fail(err, InvalidArgument("the output model path is missing"));
+  auto read = ReadFileBytes(a.model);
+  if (!read.ok()) return Fail(err, read.status());
+  const std::string& bytes = *read;
+  engine::ModelOptions mo;
+  auto fp32 = engine::OnnxModel::Load(bytes, a.model, mo);
+  if (!fp32.ok()) return Fail(err, fp32.status());
+  const auto& inputs = (*fp32)->inputs();
+  if (inputs.size() != 1) {
+    return Fail(err, Unimplemented("{}: {} inputs; calibration from .npy files takes single-input models", a.model,
+                                   inputs.size()));
+  }
+  auto files = NpyFiles(a.calibration, a.max_samples);
+  if (!files.ok()) return Fail(err, files.status().WithContext("--calibration"));
+  std::vector<TensorMap> calibration;
+  for (const auto& f : *files) {
+    auto s = NpySample(f, inputs[0]);
+    if (!s.ok()) return Fail(err, s.status());
+    calibration.push_back(std::move(*s));
+  }
+  engine::QuantizeOptions qo;
+  qo.method = a.method;
+  qo.percentile = a.percentile;
+  qo.per_channel = a.per_channel;
+  qo.reduce_range = a.reduce_range.value_or(engine::dnnl_kernels::Int8MaySaturate());
+  engine::QuantizeReport rep;
+  auto q = engine::QuantizeModel(bytes, calibration, qo, &rep);
+  if (!q.ok()) return Fail(err, q.status().WithContext(a.model));
+  {
+    std::ofstream f(a.output_model, std::ios::binary);
+    f << *q;
+    if (!f.flush()) return Fail(err, Internal("{}: cannot write", a.output_model));
+  }
+  Json j{{"model", a.model},
+         {"output", a.output_model},
+         {"method", qo.method},
+         {"per_channel", qo.per_channel},
+         {"reduce_range", qo.reduce_range},
+         {"calibration_inputs", rep.calibration_inputs},
+         {"quantized_weights", rep.quantized_weights},
+         {"quantized_activations", rep.quantized_activations},
+         {"notes", rep.notes}};
+  if (!a.eval.empty()) {
+    auto int8 = engine::OnnxModel::Load(*q, a.output_model, mo);
+    if (!int8.ok()) return Fail(err, int8.status());
+    auto eval_files = NpyFiles(a.eval, std::numeric_limits<int>::max());
+    if (!eval_files.ok()) return Fail(err, eval_files.status().WithContext("--eval"));
+    const engine::Manifest& man = (*fp32)->manifest();
+    const std::string out_name = (*fp32)->outputs().front().name;
+    std::vector<std::string> classes;
+    for (const auto& o : man.outputs) {
+      if (o.name == out_name) classes = o.class_names;
+    }
+    int n = 0, labelled = 0, fp32_right = 0, int8_right = 0, agree = 0;
+    double max_diff = 0;
+    for (const auto& f : *eval_files) {
+      auto s = NpySample(f, inputs[0]);
+      if (!s.ok()) return Fail(err, s.status());
+      auto r32 = (*fp32)->Run(*s);
+      if (!r32.ok()) return Fail(err, r32.status().WithContext(f));
+      auto r8 = (*int8)->Run(*s);
+      if (!r8.ok()) return Fail(err, r8.status().WithContext(f));
+      const Tensor& y32 = r32->outputs.at(out_name);
+      const Tensor& y8 = r8->outputs.at(out_name);
+      const int64_t p32 = ArgMax(y32), p8 = ArgMax(y8);
+      for (size_t k = 0; k < y32.f.size() && k < y8.f.size(); ++k) max_diff = std::max<double>(max_diff, std::abs(y32.f[k] - y8.f[k]));
+      ++n;
+      agree += p32 == p8;
+      const std::string stem = std::filesystem::path(f).stem().string();
+      const std::string cls = stem.substr(0, stem.rfind('_'));
+      const auto it = std::find(classes.begin(), classes.end(), cls);
+      if (it == classes.end()) continue;
+      ++labelled;
+      const int64_t truth = it - classes.begin();
+      fp32_right += p32 == truth;
+      int8_right += p8 == truth;
+    }
+    j["eval"] = {{"samples", n},
+                 {"labelled", labelled},
+                 {"agreement", n ? static_cast<double>(agree) / n : 0.0},
+                 {"max_abs_output_difference", max_diff}};
+    if (labelled > 0) {
+      j["eval"]["fp32_accuracy"] = static_cast<double>(fp32_right) / labelled;
+      j["eval"]["int8_accuracy"] = static_cast<double>(int8_right) / labelled;
+    }
+  }
+  if (a.json) {
+    out << j.dump(2) << "\n";
+    return 0;
+  }
+  out << fmt::format("{} -> {}: {} weights and {} activations quantized ({}, {}, {}), calibrated on {} inputs\n", a.model,
+                     a.output_model, rep.quantized_weights, rep.quantized_activations, qo.method,
+                     qo.per_channel ? "per channel" : "per tensor", qo.reduce_range ? "weights within +-64" : "8-bit weights",
+                     rep.calibration_inputs);
+  for (const auto& note : rep.notes) out << "  note: " << note << "\n";
+  if (j.contains("eval")) {
+    const Json& e = j["eval"];
+    out << fmt::format("eval: {} inputs, int8 agrees with fp32 on {:.2f} %", e["samples"].get<int>(),
+                       100 * e["agreement"].get<double>());
+    if (e.contains("fp32_accuracy")) {
+      out << fmt::format("; accuracy on {} labelled: fp32 {:.2f} %, int8 {:.2f} %", e["labelled"].get<int>(),
+                         100 * e["fp32_accuracy"].get<double>(), 100 * e["int8_accuracy"].get<double>());
+    }
+    out << "\n";
+  }
+  return 0;
+}
+
 }  // namespace
 
 int RunModelCommand(const ModelArgs& a, std::ostream& out, std::ostream& err) {
   if (a.action == "inspect") return Inspect(a, out, err);
   if (a.action == "run") return RunOnce(a, out, err);
   if (a.action == "bench") return Bench(a, out, err);
-  err << "error: unknown model action '" << a.action << "' (inspect, run, bench)\n";
+  if (a.action == "quantize") return Quantize(a, out, err);
+  err << "error: unknown model action '" << a.action << "' (inspect, run, bench, quantize)\n";
   return kExitBadInput;
 }
 
@@ -495,6 +639,22 @@ void AddModelCommand(CLI::App& app) {
   bench->add_option("--runs", bench_args->runs, "timed runs")->capture_default_str();
   bench->add_option("--seed", bench_args->seed, "random input seed")->capture_default_str();
   bench->add_flag("--profile", bench_args->profile, "mean time per node of the optimized graph (ONNX)");
+  auto [quant, qa] = add("quantize", "post-training static quantization to QDQ int8 ONNX");
+  quant->add_option("output", qa->output_model, "the quantized model to write (.onnx)")->required();
+  quant->add_option("--calibration", qa->calibration, "directory of .npy model inputs to calibrate on")->required();
+  quant->add_option("--method", qa->method, "activation ranges: minmax, percentile or entropy")
+      ->check(CLI::IsMember({"minmax", "percentile", "entropy"}))
+      ->capture_default_str();
+  quant->add_option("--percentile", qa->percentile, "percentile method: the upper percentile kept")->capture_default_str();
+  quant->add_flag("--per-channel", qa->per_channel, "one weight scale per output channel");
+  // Two callbacks, not an optional<bool> flag: CLI11 sets such an optional to false when neither is given.
+  auto* rr = quant->add_flag_callback("--reduce-range", [qa = qa] { qa->reduce_range = true; },
+                                      "weights within +-64 (default: on when this CPU lacks VNNI)");
+  auto* no_rr = quant->add_flag_callback("--no-reduce-range", [qa = qa] { qa->reduce_range = false; },
+                                         "full 8-bit weights even on a CPU without VNNI");
+  rr->excludes(no_rr);
+  quant->add_option("--eval", qa->eval, "directory of labelled .npy inputs: fp32 vs int8 accuracy and agreement");
+  quant->add_option("--max-samples", qa->max_samples, "calibration inputs used at most")->capture_default_str();
 }
 
 }  // namespace pf

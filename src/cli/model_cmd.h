@@ -18,6 +18,7 @@
 // Exit codes: 0 done, 2 bad arguments or bad input (model, .npy, manifest: the message says where
 // and what), 1 anything else (an output file cannot be written).
 #include <iosfwd>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -38,6 +39,15 @@ struct ModelArgs {
   bool reference = false;
   unsigned seed = 1;
   bool profile = false;  // bench: time per node (ONNX)
+  // quantize
+  std::string output_model;
+  std::string calibration;              // directory of .npy inputs
+  std::string eval;                     // directory of labelled .npy inputs (class name before the last '_')
+  std::string method = "minmax";
+  double percentile = 99.99;
+  bool per_channel = false;
+  std::optional<bool> reduce_range;     // unset: on when oneDNN's ISA here lacks VNNI
+  int max_samples = 500;
 };
 
 // Returns the exit code; the report to out, errors to err ("error: ..." lines).
