@@ -1,6 +1,6 @@
 #!/usr/bin/python3
 """Fixed train/validation/test file lists for the model-tools recipes (issue 9), written once and
-committed under data/splits/ so every recipe, benchmark and the vision station (issue 10) use the
+committed under tests/fixtures/splits/ so every recipe, benchmark and the vision station (issue 10) use the
 same split. Run from the repository root: /usr/bin/python3 scripts/train/make_splits.py
 
 NEU-DET (../shared/data/neu_det, 1 594 images, 6 classes): split by image, per class, after a seeded
@@ -18,7 +18,7 @@ import random
 import sys
 
 SHARED = os.environ.get("PF_SHARED_DATA", os.path.join(os.path.dirname(__file__), "..", "..", "..", "shared", "data"))
-OUT = os.path.join(os.path.dirname(__file__), "..", "..", "data", "splits")
+OUT = os.path.join(os.path.dirname(__file__), "..", "..", "tests", "fixtures", "splits")
 SEED = 20261126
 
 

@@ -5,7 +5,7 @@ defect classes, exported to ONNX with its plantfloor manifest.
   /usr/bin/python3 scripts/train/neu_cnn.py OUTDIR [--epochs 30] [--widths 16,32,64,128] [--seed 20261126]
 
 Needs Debian's python3-torch and python3-pil (`bash scripts/install.sh --training`); CPU only. Data:
-../shared/data/neu_det/images, split by the committed lists data/splits/neu_{train,val,test}.txt
+../shared/data/neu_det/images, split by the committed lists tests/fixtures/splits/neu_{train,val,test}.txt
 (scripts/train/make_splits.py). Input: the 200x200 gray image, scaled to [0, 1] and normalized with
 the training set's mean and std (written to the manifest, so plantfloor applies the same).
 Augmentation: horizontal and vertical flips (the textures have no orientation). The epoch with the
@@ -35,7 +35,7 @@ CLASSES = ["crazing", "inclusion", "patches", "pitted_surface", "rolled-in_scale
 
 
 def load_split(part):
-    names = [l.strip() for l in open(os.path.join(ROOT, "data", "splits", f"neu_{part}.txt")) if l.strip()]
+    names = [l.strip() for l in open(os.path.join(ROOT, "tests", "fixtures", "splits", f"neu_{part}.txt")) if l.strip()]
     x = np.zeros((len(names), 1, 200, 200), np.float32)
     y = np.zeros(len(names), np.int64)
     for k, n in enumerate(names):
@@ -174,7 +174,7 @@ def main():
     onnx_path = os.path.join(args.outdir, f"{args.name}.onnx")
     export(net, onnx_path, mean, std, xtr, args.name, "1.0.0", " (trained by scripts/train/neu_cnn.py)")
     metrics = {"command": " ".join(["/usr/bin/python3"] + sys.argv), "seed": args.seed, "widths": widths,
-               "split": "data/splits/neu_{train,val,test}.txt", "train": int(len(xtr)), "val": int(len(xva)),
+               "split": "tests/fixtures/splits/neu_{train,val,test}.txt", "train": int(len(xtr)), "val": int(len(xva)),
                "test": int(len(xte)), "val_accuracy_per_epoch": history, "best_val_accuracy": best,
                "test_accuracy": test_acc, "confusion_test": conf.tolist(), "classes": CLASSES,
                "normalization": {"mean": mean, "std": std}, "torch": torch.__version__,
