@@ -1,5 +1,8 @@
 #include "cli/model_cmd.h"
 
+#include <sys/wait.h>
+#include <unistd.h>
+
 #include <CLI/CLI.hpp>
 
 #include <algorithm>
@@ -605,6 +608,90 @@ int Quantize(const ModelArgs& a, std::ostream& out, std::ostream& err) {
   return 0;
 }
 
+// Runs `exe args...` with extra environment variables; returns its exit code and stdout.
+struct ChildResult {
+  int code = -1;
+  std::string out;
+};
+Result<ChildResult> RunChild(const std::string& exe, const std::vector<std::string>& args,
+                             const std::vector<std::string>& env_add) {
+  int fds[2];
+  if (::pipe(fds) != 0) return Internal("pipe failed");
+  const pid_t pid = ::fork();
+  if (pid < 0) return Internal("fork failed");
+  if (pid == 0) {
+    ::dup2(fds[1], 1);
+    ::close(fds[0]);
+    ::close(fds[1]);
+    for (const auto& e : env_add) ::putenv(const_cast<char*>(e.c_str()));
+    std::vector<char*> argv{const_cast<char*>(exe.c_str())};
+    for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
+    argv.push_back(nullptr);
+    ::execvp(exe.c_str(), argv.data());  // a bare name is looked up on PATH
+    ::_exit(127);
+  }
+  ::close(fds[1]);
+  ChildResult r;
+  char buf[4096];
+  ssize_t n = 0;
+  while ((n = ::read(fds[0], buf, sizeof buf)) > 0) r.out.append(buf, n);
+  ::close(fds[0]);
+  int status = 0;
+  ::waitpid(pid, &status, 0);
+  r.code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + (WIFSIGNALED(status) ? WTERMSIG(status) : 0);
+  return r;
+}
+
+constexpr int kExitDoesNotFit = 3;
+
+// `model fit`: measures the model under the target profile in a fresh process (oneDNN reads its ISA
+// cap once, at start) and compares p99 latency and peak memory with the budgets.
+int Fit(const ModelArgs& a, std::ostream& out, std::ostream& err) {
+  if (a.fit_profile != "native" && a.fit_profile != "avx2") {
+    return Fail(err, InvalidArgument("--profile {} (native or avx2)", a.fit_profile));
+  }
+  if (!(a.budget_ms > 0)) return Fail(err, InvalidArgument("--budget-ms {} (must be > 0)", a.budget_ms));
+  if (!(a.budget_mb > 0)) return Fail(err, InvalidArgument("--budget-mb {} (must be > 0)", a.budget_mb));
+  if (a.used_mb < 0 || a.used_mb >= a.budget_mb) {
+    return Fail(err, InvalidArgument("--used-mb {} (must be >= 0 and below the budget {})", a.used_mb, a.budget_mb));
+  }
+  std::vector<std::string> env{"PF_NO_REEXEC=1", "OMP_WAIT_POLICY=passive"};
+  if (a.fit_profile == "avx2") env.push_back("ONEDNN_MAX_CPU_ISA=AVX2");
+  auto child = RunChild(a.self_exe, {"model", "bench", a.model, "--json", "--runs", std::to_string(a.runs), "--threads",
+                                     std::to_string(a.threads)},
+                        env);
+  if (!child.ok()) return Fail(err, child.status());
+  if (child->code == 127) return Fail(err, Internal("cannot start {} to measure", a.self_exe));
+  if (child->code != 0) {
+    return Fail(err, InvalidArgument("{}: the model does not run (model bench exited {}; `plantfloor model bench` says why)",
+                                     a.model, child->code));
+  }
+  const Json b = Json::parse(child->out, nullptr, false);
+  if (b.is_discarded() || !b.contains("p99_ms")) return Fail(err, Internal("model bench gave no JSON report"));
+  const double p99 = b["p99_ms"].get<double>(), p50 = b["p50_ms"].get<double>();
+  const double peak_mb = b["peak_minus_before_kb"].get<double>() / 1024.0;
+  const double room_mb = a.budget_mb - a.used_mb;
+  std::vector<std::string> why;
+  if (p99 > a.budget_ms) why.push_back(fmt::format("p99 latency {:.3f} ms is over the budget of {:g} ms", p99, a.budget_ms));
+  if (peak_mb > room_mb) {
+    why.push_back(fmt::format("peak memory {:.1f} MiB is over the {:.1f} MiB left of the {:g} MiB budget", peak_mb,
+                              room_mb, a.budget_mb));
+  }
+  const bool fits = why.empty();
+  Json j{{"model", a.model},     {"profile", a.fit_profile}, {"threads", a.threads},     {"runs", a.runs},
+         {"fits", fits},         {"p50_ms", p50},            {"p99_ms", p99},           {"peak_mb", peak_mb},
+         {"budget_ms", a.budget_ms}, {"budget_mb", a.budget_mb}, {"used_mb", a.used_mb}, {"reasons", why}};
+  if (a.json) {
+    out << j.dump(2) << "\n";
+  } else {
+    out << fmt::format("{}: {} on profile {} ({} thread{}): p99 {:.3f} ms (budget {:g} ms), peak {:.1f} MiB (room {:.1f} MiB)\n",
+                       a.model, fits ? "FITS" : "DOES NOT FIT", a.fit_profile, a.threads, a.threads == 1 ? "" : "s", p99,
+                       a.budget_ms, peak_mb, room_mb);
+    for (const auto& w : why) out << "  " << w << "\n";
+  }
+  return fits ? 0 : kExitDoesNotFit;
+}
+
 }  // namespace
 
 int RunModelCommand(const ModelArgs& a, std::ostream& out, std::ostream& err) {
@@ -612,7 +699,8 @@ int RunModelCommand(const ModelArgs& a, std::ostream& out, std::ostream& err) {
   if (a.action == "run") return RunOnce(a, out, err);
   if (a.action == "bench") return Bench(a, out, err);
   if (a.action == "quantize") return Quantize(a, out, err);
-  err << "error: unknown model action '" << a.action << "' (inspect, run, bench, quantize)\n";
+  if (a.action == "fit") return Fit(a, out, err);
+  err << "error: unknown model action '" << a.action << "' (inspect, run, bench, quantize, fit)\n";
   return kExitBadInput;
 }
 
@@ -655,6 +743,16 @@ void AddModelCommand(CLI::App& app) {
   rr->excludes(no_rr);
   quant->add_option("--eval", qa->eval, "directory of labelled .npy inputs: fp32 vs int8 accuracy and agreement");
   quant->add_option("--max-samples", qa->max_samples, "calibration inputs used at most")->capture_default_str();
+  auto [fit, fa] = add("fit", "will it fit? p99 latency and peak memory under a target profile against budgets "
+                              "(exit 0 fits, 3 does not)");
+  fit->add_option("--profile", fa->fit_profile, "native, or avx2 (oneDNN capped at AVX2: a fanless PC without VNNI)")
+      ->check(CLI::IsMember({"native", "avx2"}))
+      ->capture_default_str();
+  fit->add_option("--budget-ms", fa->budget_ms, "p99 latency budget per inference (ms)")->required();
+  fit->add_option("--budget-mb", fa->budget_mb, "memory budget for the model (MiB)")->required();
+  fit->add_option("--used-mb", fa->used_mb, "of the memory budget, already used by the running process (MiB)");
+  fit->add_option("--threads", fa->threads, "inference threads")->capture_default_str();
+  fit->add_option("--runs", fa->runs, "timed runs")->capture_default_str();
 }
 
 }  // namespace pf

@@ -48,6 +48,12 @@ struct ModelArgs {
   bool per_channel = false;
   std::optional<bool> reduce_range;     // unset: on when oneDNN's ISA here lacks VNNI
   int max_samples = 500;
+  // fit
+  std::string fit_profile = "native";   // native | avx2 (oneDNN capped at AVX2: a fanless PC without VNNI)
+  double budget_ms = 0;                 // p99 latency budget per inference
+  double budget_mb = 0;                 // memory budget for the model (MiB)
+  double used_mb = 0;                   // of the budget, already used by the running process
+  std::string self_exe = "/proc/self/exe";  // the plantfloor binary that measures (tests set it)
 };
 
 // Returns the exit code; the report to out, errors to err ("error: ..." lines).

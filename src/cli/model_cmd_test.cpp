@@ -11,6 +11,7 @@
 #include <xgboost/c_api.h>
 
 #include <cmath>
+#include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <fmt/format.h>
@@ -314,6 +315,67 @@ TEST_F(ModelCmd, QuantizeWritesAQdqModelThatRunsInt8) {
   Outcome empty = Model(a);
   EXPECT_EQ(empty.code, 2);
   EXPECT_NE(empty.err.find("no .npy files"), std::string::npos) << empty.err;
+}
+
+// model fit: the verdict from a measurement in a fresh plantfloor process under the profile. A
+// generous budget fits (exit 0); a time budget below the p99 and a memory budget below the peak do
+// not (exit 3), each with its reason. The reported peak (what the deployment will see) is within
+// 10 % (or 0.5 MiB) of an independent `model bench` run of the same binary.
+TEST_F(ModelCmd, FitGivesAVerdictByTimeAndByMemory) {
+  const std::string path = Write("cnn.onnx", SmallCnn().SerializeAsString());
+  ModelArgs a = Args("fit", path);
+  a.self_exe = testing::PlantfloorBin();
+  a.runs = 50;
+  a.budget_ms = 100;
+  a.budget_mb = 512;
+  Outcome ok = Model(a);
+  ASSERT_EQ(ok.code, 0) << ok.err << ok.out;
+  auto j = ok.json();
+  EXPECT_TRUE(j["fits"].get<bool>());
+  EXPECT_TRUE(j["reasons"].empty());
+  EXPECT_GT(j["p99_ms"].get<double>(), 0);
+  const double peak = j["peak_mb"].get<double>();
+  EXPECT_GT(peak, 0);
+  // Independent measurement: model bench in another process.
+  const std::string cmd = testing::PlantfloorBin() + " model bench " + path + " --json --runs 50 2>/dev/null";
+  std::string text;
+  if (FILE* p = ::popen(cmd.c_str(), "r")) {
+    char buf[4096];
+    size_t n = 0;
+    while ((n = std::fread(buf, 1, sizeof buf, p)) > 0) text.append(buf, n);
+    ::pclose(p);
+  }
+  const auto bench = nlohmann::json::parse(text, nullptr, false);
+  ASSERT_FALSE(bench.is_discarded()) << text;
+  const double measured = bench["peak_minus_before_kb"].get<double>() / 1024.0;
+  EXPECT_LE(std::abs(peak - measured), std::max(0.1 * measured, 0.5)) << peak << " vs " << measured;
+
+  ModelArgs slow = a;
+  slow.budget_ms = 1e-6;
+  Outcome t = Model(slow);
+  EXPECT_EQ(t.code, 3) << t.err;
+  auto tj = t.json();
+  EXPECT_FALSE(tj["fits"].get<bool>());
+  ASSERT_EQ(tj["reasons"].size(), 1u) << tj.dump();
+  EXPECT_NE(tj["reasons"][0].get<std::string>().find("p99 latency"), std::string::npos);
+
+  ModelArgs small = a;
+  small.budget_mb = 20;
+  small.used_mb = 19.99;  // the running process already holds nearly all of it
+  Outcome m = Model(small);
+  EXPECT_EQ(m.code, 3) << m.err;
+  auto mj = m.json();
+  ASSERT_EQ(mj["reasons"].size(), 1u) << mj.dump();
+  EXPECT_NE(mj["reasons"][0].get<std::string>().find("peak memory"), std::string::npos);
+
+  ModelArgs avx2 = a;
+  avx2.fit_profile = "avx2";
+  Outcome v = Model(avx2);
+  EXPECT_EQ(v.code, 0) << v.err;
+  EXPECT_EQ(v.json()["profile"], "avx2");
+  ModelArgs bad = a;
+  bad.used_mb = 600;
+  EXPECT_EQ(Model(bad).code, 2);
 }
 
 TEST_F(ModelCmd, BadInputsExitTwoWithWhereAndWhat) {
