@@ -237,6 +237,27 @@ void Reorder(dnnl::stream& s, dnnl::reorder& r, dnnl::memory& from, dnnl::memory
   r.execute(s, {{DNNL_ARG_FROM, from}, {DNNL_ARG_TO, to}});
 }
 
+// A kernel's dst from its native layout (`from`, described by native_mem) into row-major `to`
+// (plain_mem's desc): a copy when the layout is plain already; s8 carried as u8 flipped back.
+Status NativeToPlain(dnnl::stream& s, dnnl::reorder& r, dnnl::memory& native_mem, dnnl::memory& plain_mem,
+                     bool is_plain, bool flip, const void* from, void* to, const std::string& label) {
+  const size_t bytes = plain_mem.get_desc().get_size();
+  try {
+    if (is_plain) {
+      std::memcpy(to, from, bytes);
+    } else {
+      native_mem.set_data_handle(const_cast<void*>(from));
+      plain_mem.set_data_handle(to);
+      Reorder(s, r, native_mem, plain_mem);
+      s.wait();
+    }
+    if (flip) FlipSign(to, to, bytes);
+  } catch (const dnnl::error& e) {
+    return FromDnnl(e, label + ": dst reorder");
+  }
+  return Status::Ok();
+}
+
 }  // namespace
 
 // ---------------------------------------------------------------- ConvKernel
@@ -542,20 +563,8 @@ Status ConvKernel::SrcFromPlain(const void* plain, void* native) {
 
 Status ConvKernel::DstToPlain(const void* native, void* plain) {
   Impl& m = *impl_;
-  try {
-    if (m.dst_is_plain) {
-      std::memcpy(plain, native, m.dst_plain.get_size());
-    } else {
-      m.dst_mem.set_data_handle(const_cast<void*>(native));
-      m.dst_user.set_data_handle(plain);
-      Reorder(m.stream, m.dst_reorder, m.dst_mem, m.dst_user);
-      m.stream.wait();
-    }
-    if (m.flip_dst) FlipSign(plain, plain, m.dst_plain.get_size());
-  } catch (const dnnl::error& e) {
-    return FromDnnl(e, m.label + ": dst reorder");
-  }
-  return Status::Ok();
+  return NativeToPlain(m.stream, m.dst_reorder, m.dst_mem, m.dst_user, m.dst_is_plain, m.flip_dst, native, plain,
+                       m.label);
 }
 
 // ---------------------------------------------------------------- PoolKernel
@@ -659,20 +668,7 @@ Status PoolKernel::ExecuteNative(const void* src, void* dst) {
 
 Status PoolKernel::DstToPlain(const void* native, void* plain) {
   Impl& m = *impl_;
-  try {
-    if (m.dst_is_plain) {
-      std::memcpy(plain, native, m.dst_plain.get_size());
-    } else {
-      m.dst_mem.set_data_handle(const_cast<void*>(native));
-      m.dst_user.set_data_handle(plain);
-      Reorder(m.stream, m.to_plain, m.dst_mem, m.dst_user);
-      m.stream.wait();
-    }
-    if (m.flip) FlipSign(plain, plain, m.dst_plain.get_size());
-  } catch (const dnnl::error& e) {
-    return FromDnnl(e, m.label + ": dst reorder");
-  }
-  return Status::Ok();
+  return NativeToPlain(m.stream, m.to_plain, m.dst_mem, m.dst_user, m.dst_is_plain, m.flip, native, plain, m.label);
 }
 
 // ---------------------------------------------------------------- GemmKernel

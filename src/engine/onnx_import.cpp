@@ -40,7 +40,9 @@ Status SizeMismatch(const std::string& what, const Shape& shape, int64_t expecte
                          field, got);
 }
 
-Result<Tensor> TensorFromProto(const onnx::TensorProto& p, const std::string& what) {
+// A tensor's dtype and shape from its header (no elements), checked: inline data, a supported type,
+// dimensions >= 0, at most kMaxElements elements.
+Result<Tensor> TensorHeader(const onnx::TensorProto& p, const std::string& what) {
   if (p.data_location() == onnx::TensorProto::EXTERNAL || p.external_data_size() > 0) {
     return Unimplemented("{}: external tensor data is not supported", what);
   }
@@ -50,8 +52,15 @@ Result<Tensor> TensorFromProto(const onnx::TensorProto& p, const std::string& wh
     if (d < 0) return InvalidArgument("{}: negative dimension {}", what, d);
     t.shape.push_back(d);
   }
-  const int64_t n = CheckedNumElements(t.shape);
-  if (n < 0) return InvalidArgument("{}: shape {} has more than {} elements", what, ShapeToString(t.shape), kMaxElements);
+  if (CheckedNumElements(t.shape) < 0) {
+    return InvalidArgument("{}: shape {} has more than {} elements", what, ShapeToString(t.shape), kMaxElements);
+  }
+  return t;
+}
+
+Result<Tensor> TensorFromProto(const onnx::TensorProto& p, const std::string& what) {
+  PF_ASSIGN_OR_RETURN(Tensor t, TensorHeader(p, what));
+  const int64_t n = NumElements(t.shape);
   // Sizes are checked before anything is allocated, so a lying header cannot exhaust memory.
   const int64_t given = p.has_raw_data() ? static_cast<int64_t>(p.raw_data().size() / ElementBytes(t.dtype))
                         : t.is_float() ? p.float_data_size()
@@ -106,17 +115,8 @@ Result<Tensor> TensorFromProto(const onnx::TensorProto& p, const std::string& wh
 // of the header and the data size that TensorFromProto makes, so a later load cannot fail on them.
 // Not deferred (returned for TensorFromProto to convert) when its data is not in raw_data.
 Result<Tensor> DeferredTensor(const onnx::TensorProto& p, const std::string& what) {
-  if (p.data_location() == onnx::TensorProto::EXTERNAL || p.external_data_size() > 0) {
-    return Unimplemented("{}: external tensor data is not supported", what);
-  }
-  Tensor t;
-  PF_ASSIGN_OR_RETURN(t.dtype, DTypeFromProto(p.data_type(), what));
-  for (int64_t d : p.dims()) {
-    if (d < 0) return InvalidArgument("{}: negative dimension {}", what, d);
-    t.shape.push_back(d);
-  }
-  const int64_t n = CheckedNumElements(t.shape);
-  if (n < 0) return InvalidArgument("{}: shape {} has more than {} elements", what, ShapeToString(t.shape), kMaxElements);
+  PF_ASSIGN_OR_RETURN(Tensor t, TensorHeader(p, what));
+  const int64_t n = NumElements(t.shape);
   if (!p.has_raw_data()) return t;
   if (p.raw_data().size() != static_cast<size_t>(n)) {
     return InvalidArgument("{}: shape {} of {} needs {} bytes but raw_data holds {}", what, ShapeToString(t.shape),

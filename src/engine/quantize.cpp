@@ -59,6 +59,7 @@ Result<std::vector<float>> FloatData(const onnx::TensorProto& t) {
   return v;
 }
 
+// A scalar initializer: float, or uint8 (stored in int32_data, as ONNX does for 8-bit types).
 onnx::TensorProto Scalar(const std::string& name, float v) {
   onnx::TensorProto t;
   t.set_name(name);
@@ -66,10 +67,9 @@ onnx::TensorProto Scalar(const std::string& name, float v) {
   t.add_float_data(v);
   return t;
 }
-
 onnx::TensorProto U8Scalar(const std::string& name, int v) {
-  onnx::TensorProto t;
-  t.set_name(name);
+  onnx::TensorProto t = Scalar(name, 0);
+  t.clear_float_data();
   t.set_data_type(onnx::TensorProto::UINT8);
   t.add_int32_data(v);
   return t;
