@@ -21,6 +21,7 @@
 #include "engine/manifest.h"
 #include "engine/model.h"
 #include "engine/dnnl_kernels.h"
+#include "engine/prune.h"
 #include "engine/quantize.h"
 #include "engine/npy.h"
 #include "engine/onnx_import.h"
@@ -499,6 +500,61 @@ int64_t ArgMax(const Tensor& t) {
   return best;
 }
 
+// Runs models `a` and `b` (same single input, same first output) on the .npy inputs of `dir`: the
+// agreement of their argmax, the largest output difference and, for files named <class>_<n>.npy
+// with a class of a's manifest, each one's accuracy ("<name_a>_accuracy", "<name_b>_accuracy").
+Result<Json> EvalPair(engine::OnnxModel& a, engine::OnnxModel& b, const std::string& dir, const std::string& name_a,
+                      const std::string& name_b) {
+  auto files = NpyFiles(dir, std::numeric_limits<int>::max());
+  if (!files.ok()) return files.status().WithContext("--eval");
+  const std::string out_name = a.outputs().front().name;
+  std::vector<std::string> classes;
+  for (const auto& o : a.manifest().outputs) {
+    if (o.name == out_name) classes = o.class_names;
+  }
+  int n = 0, labelled = 0, a_right = 0, b_right = 0, agree = 0;
+  double max_diff = 0;
+  for (const auto& f : *files) {
+    PF_ASSIGN_OR_RETURN(TensorMap s, NpySample(f, a.inputs()[0]));
+    auto ra = a.Run(s);
+    if (!ra.ok()) return ra.status().WithContext(f);
+    auto rb = b.Run(s);
+    if (!rb.ok()) return rb.status().WithContext(f);
+    const Tensor& ya = ra->outputs.at(out_name);
+    const Tensor& yb = rb->outputs.at(out_name);
+    const int64_t pa = ArgMax(ya), pb = ArgMax(yb);
+    for (size_t k = 0; k < ya.f.size() && k < yb.f.size(); ++k) max_diff = std::max<double>(max_diff, std::abs(ya.f[k] - yb.f[k]));
+    ++n;
+    agree += pa == pb;
+    const std::string stem = std::filesystem::path(f).stem().string();
+    const auto it = std::find(classes.begin(), classes.end(), stem.substr(0, stem.rfind('_')));
+    if (it == classes.end()) continue;
+    ++labelled;
+    a_right += pa == it - classes.begin();
+    b_right += pb == it - classes.begin();
+  }
+  Json e{{"samples", n},
+         {"labelled", labelled},
+         {"agreement", n ? static_cast<double>(agree) / n : 0.0},
+         {"max_abs_output_difference", max_diff}};
+  if (labelled > 0) {
+    e[name_a + "_accuracy"] = static_cast<double>(a_right) / labelled;
+    e[name_b + "_accuracy"] = static_cast<double>(b_right) / labelled;
+  }
+  return e;
+}
+
+// "eval: N inputs, B agrees with A on x %; accuracy on M labelled: A a %, B b %"
+std::string EvalLine(const Json& e, const std::string& name_a, const std::string& name_b) {
+  std::string line = fmt::format("eval: {} inputs, {} agrees with {} on {:.2f} %", e["samples"].get<int>(), name_b, name_a,
+                                 100 * e["agreement"].get<double>());
+  if (e.contains(name_a + "_accuracy")) {
+    line += fmt::format("; accuracy on {} labelled: {} {:.2f} %, {} {:.2f} %", e["labelled"].get<int>(), name_a,
+                        100 * e[name_a + "_accuracy"].get<double>(), name_b, 100 * e[name_b + "_accuracy"].get<double>());
+  }
+  return line;
+}
+
 int Quantize(const ModelArgs& a, std::ostream& out, std::ostream& err) {
   if (a.output_model.empty()) return Fail(err, InvalidArgument("the output model path is missing"));
   auto read = ReadFileBytes(a.model);
@@ -545,46 +601,9 @@ int Quantize(const ModelArgs& a, std::ostream& out, std::ostream& err) {
   if (!a.eval.empty()) {
     auto int8 = engine::OnnxModel::Load(*q, a.output_model, mo);
     if (!int8.ok()) return Fail(err, int8.status());
-    auto eval_files = NpyFiles(a.eval, std::numeric_limits<int>::max());
-    if (!eval_files.ok()) return Fail(err, eval_files.status().WithContext("--eval"));
-    const engine::Manifest& man = (*fp32)->manifest();
-    const std::string out_name = (*fp32)->outputs().front().name;
-    std::vector<std::string> classes;
-    for (const auto& o : man.outputs) {
-      if (o.name == out_name) classes = o.class_names;
-    }
-    int n = 0, labelled = 0, fp32_right = 0, int8_right = 0, agree = 0;
-    double max_diff = 0;
-    for (const auto& f : *eval_files) {
-      auto s = NpySample(f, inputs[0]);
-      if (!s.ok()) return Fail(err, s.status());
-      auto r32 = (*fp32)->Run(*s);
-      if (!r32.ok()) return Fail(err, r32.status().WithContext(f));
-      auto r8 = (*int8)->Run(*s);
-      if (!r8.ok()) return Fail(err, r8.status().WithContext(f));
-      const Tensor& y32 = r32->outputs.at(out_name);
-      const Tensor& y8 = r8->outputs.at(out_name);
-      const int64_t p32 = ArgMax(y32), p8 = ArgMax(y8);
-      for (size_t k = 0; k < y32.f.size() && k < y8.f.size(); ++k) max_diff = std::max<double>(max_diff, std::abs(y32.f[k] - y8.f[k]));
-      ++n;
-      agree += p32 == p8;
-      const std::string stem = std::filesystem::path(f).stem().string();
-      const std::string cls = stem.substr(0, stem.rfind('_'));
-      const auto it = std::find(classes.begin(), classes.end(), cls);
-      if (it == classes.end()) continue;
-      ++labelled;
-      const int64_t truth = it - classes.begin();
-      fp32_right += p32 == truth;
-      int8_right += p8 == truth;
-    }
-    j["eval"] = {{"samples", n},
-                 {"labelled", labelled},
-                 {"agreement", n ? static_cast<double>(agree) / n : 0.0},
-                 {"max_abs_output_difference", max_diff}};
-    if (labelled > 0) {
-      j["eval"]["fp32_accuracy"] = static_cast<double>(fp32_right) / labelled;
-      j["eval"]["int8_accuracy"] = static_cast<double>(int8_right) / labelled;
-    }
+    auto e = EvalPair(**fp32, **int8, a.eval, "fp32", "int8");
+    if (!e.ok()) return Fail(err, e.status());
+    j["eval"] = std::move(*e);
   }
   if (a.json) {
     out << j.dump(2) << "\n";
@@ -595,16 +614,70 @@ int Quantize(const ModelArgs& a, std::ostream& out, std::ostream& err) {
                      qo.per_channel ? "per channel" : "per tensor", qo.reduce_range ? "weights within +-64" : "8-bit weights",
                      rep.calibration_inputs);
   for (const auto& note : rep.notes) out << "  note: " << note << "\n";
-  if (j.contains("eval")) {
-    const Json& e = j["eval"];
-    out << fmt::format("eval: {} inputs, int8 agrees with fp32 on {:.2f} %", e["samples"].get<int>(),
-                       100 * e["agreement"].get<double>());
-    if (e.contains("fp32_accuracy")) {
-      out << fmt::format("; accuracy on {} labelled: fp32 {:.2f} %, int8 {:.2f} %", e["labelled"].get<int>(),
-                         100 * e["fp32_accuracy"].get<double>(), 100 * e["int8_accuracy"].get<double>());
-    }
-    out << "\n";
+  if (j.contains("eval")) out << EvalLine(j["eval"], "fp32", "int8") << "\n";
+  return 0;
+}
+
+// Median latency of `runs` runs of `m` on zero inputs (1 thread), after a few warm-up runs.
+Result<double> MedianMs(engine::Model& m, int runs) {
+  TensorMap in;
+  for (const auto& v : m.inputs()) in.emplace(v.name, Tensor::Float(v.shape, std::vector<float>(engine::NumElements(v.shape), 0.5f)));
+  std::vector<double> ms;
+  for (int k = 0; k < runs + 5; ++k) {
+    PF_ASSIGN_OR_RETURN(auto r, m.Run(in));
+    if (k >= 5) ms.push_back(r.latency_ms);
   }
+  std::sort(ms.begin(), ms.end());
+  return ms[ms.size() / 2];
+}
+
+int Prune(const ModelArgs& a, std::ostream& out, std::ostream& err) {
+  if (a.output_model.empty()) return Fail(err, InvalidArgument("the output model path is missing"));
+  auto read = ReadFileBytes(a.model);
+  if (!read.ok()) return Fail(err, read.status());
+  engine::PruneOptions po;
+  po.channels = a.prune_channels;
+  engine::PruneReport rep;
+  auto pruned = engine::PruneModel(*read, po, &rep);
+  if (!pruned.ok()) return Fail(err, pruned.status().WithContext(a.model));
+  {
+    std::ofstream f(a.output_model, std::ios::binary);
+    f << *pruned;
+    if (!f.flush()) return Fail(err, Internal("{}: cannot write", a.output_model));
+  }
+  engine::ModelOptions mo;
+  auto before = engine::OnnxModel::Load(*read, a.model, mo);
+  if (!before.ok()) return Fail(err, before.status());
+  auto after = engine::OnnxModel::Load(*pruned, a.output_model, mo);
+  if (!after.ok()) return Fail(err, after.status());
+  auto t0 = MedianMs(**before, a.runs);
+  if (!t0.ok()) return Fail(err, t0.status());
+  auto t1 = MedianMs(**after, a.runs);
+  if (!t1.ok()) return Fail(err, t1.status());
+  Json j{{"model", a.model},
+         {"output", a.output_model},
+         {"channels_removed_fraction", po.channels},
+         {"pruned_convs", rep.pruned_convs},
+         {"channels_before", rep.channels_before},
+         {"channels_after", rep.channels_after},
+         {"p50_ms_before", *t0},
+         {"p50_ms_after", *t1},
+         {"speedup", *t1 > 0 ? *t0 / *t1 : 0.0},
+         {"notes", rep.notes}};
+  if (!a.eval.empty()) {
+    auto e = EvalPair(**before, **after, a.eval, "original", "pruned");
+    if (!e.ok()) return Fail(err, e.status());
+    j["eval"] = std::move(*e);
+  }
+  if (a.json) {
+    out << j.dump(2) << "\n";
+    return 0;
+  }
+  out << fmt::format("{} -> {}: {} convolutions pruned, {} -> {} channels; p50 {:.3f} -> {:.3f} ms ({:.2f}x)\n", a.model,
+                     a.output_model, rep.pruned_convs, rep.channels_before, rep.channels_after, *t0, *t1,
+                     j["speedup"].get<double>());
+  for (const auto& note : rep.notes) out << "  note: " << note << "\n";
+  if (j.contains("eval")) out << EvalLine(j["eval"], "original", "pruned") << " (before fine-tuning)\n";
   return 0;
 }
 
@@ -700,7 +773,8 @@ int RunModelCommand(const ModelArgs& a, std::ostream& out, std::ostream& err) {
   if (a.action == "bench") return Bench(a, out, err);
   if (a.action == "quantize") return Quantize(a, out, err);
   if (a.action == "fit") return Fit(a, out, err);
-  err << "error: unknown model action '" << a.action << "' (inspect, run, bench, quantize, fit)\n";
+  if (a.action == "prune") return Prune(a, out, err);
+  err << "error: unknown model action '" << a.action << "' (inspect, run, bench, quantize, prune, fit)\n";
   return kExitBadInput;
 }
 
@@ -743,6 +817,11 @@ void AddModelCommand(CLI::App& app) {
   rr->excludes(no_rr);
   quant->add_option("--eval", qa->eval, "directory of labelled .npy inputs: fp32 vs int8 accuracy and agreement");
   quant->add_option("--max-samples", qa->max_samples, "calibration inputs used at most")->capture_default_str();
+  auto [prune, pa] = add("prune", "structured pruning: remove a fraction of the output channels of convolutions");
+  prune->add_option("output", pa->output_model, "the pruned model to write (.onnx)")->required();
+  prune->add_option("--channels", pa->prune_channels, "fraction of each prunable conv's channels removed")->required();
+  prune->add_option("--eval", pa->eval, "directory of labelled .npy inputs: accuracy before and after (no fine-tuning)");
+  prune->add_option("--runs", pa->runs, "timed runs for the latency before and after")->capture_default_str();
   auto [fit, fa] = add("fit", "will it fit? p99 latency and peak memory under a target profile against budgets "
                               "(exit 0 fits, 3 does not)");
   fit->add_option("--profile", fa->fit_profile, "native, or avx2 (oneDNN capped at AVX2: a fanless PC without VNNI)")

@@ -48,6 +48,8 @@ struct ModelArgs {
   bool per_channel = false;
   std::optional<bool> reduce_range;     // unset: on when oneDNN's ISA here lacks VNNI
   int max_samples = 500;
+  // prune
+  double prune_channels = 0.3;
   // fit
   std::string fit_profile = "native";   // native | avx2 (oneDNN capped at AVX2: a fanless PC without VNNI)
   double budget_ms = 0;                 // p99 latency budget per inference

@@ -103,6 +103,51 @@ onnx::ModelProto SmallCnn(const std::string& last_op = "Softmax") {
   return m;
 }
 
+// conv1 (8 ch) -> Relu -> conv2 (8 ch) -> Relu -> GlobalAveragePool -> Flatten -> Gemm -> Softmax, with
+// channels 0 and 3 of conv1 and 1 and 5 of conv2 dead (zero weights and bias): removing a quarter of
+// the channels by L1 norm must remove exactly those and leave the output unchanged.
+onnx::ModelProto PrunableCnn() {
+  onnx::ModelProto m;
+  m.set_ir_version(7);
+  m.add_opset_import()->set_version(13);
+  auto* g = m.mutable_graph();
+  Value(g->add_input(), "x", {1, 1, 8, 8});
+  std::vector<float> w1 = Random(8 * 9, 11), b1 = Random(8, 12), w2 = Random(8 * 8 * 9, 13), b2 = Random(8, 14);
+  for (int dead : {0, 3}) {
+    std::fill(w1.begin() + dead * 9, w1.begin() + (dead + 1) * 9, 0.0f);
+    b1[dead] = 0;
+  }
+  for (int dead : {1, 5}) {
+    std::fill(w2.begin() + dead * 72, w2.begin() + (dead + 1) * 72, 0.0f);
+    b2[dead] = 0;
+  }
+  Init(g, "w1", onnx::TensorProto::FLOAT, {8, 1, 3, 3}, w1);
+  Init(g, "b1", onnx::TensorProto::FLOAT, {8}, b1);
+  Init(g, "w2", onnx::TensorProto::FLOAT, {8, 8, 3, 3}, w2);
+  Init(g, "b2", onnx::TensorProto::FLOAT, {8}, b2);
+  Init(g, "W", onnx::TensorProto::FLOAT, {3, 8}, Random(24, 15));
+  Init(g, "B", onnx::TensorProto::FLOAT, {3}, {0.1f, 0, -0.1f});
+  for (const char* c : {"conv1", "conv2"}) {
+    const bool first = std::string(c) == "conv1";
+    auto* conv = Add(g, c, "Conv", {first ? "x" : "r1", first ? "w1" : "w2", first ? "b1" : "b2"}, {first ? "c1" : "c2"});
+    auto* pads = conv->add_attribute();
+    pads->set_name("pads");
+    pads->set_type(onnx::AttributeProto::INTS);
+    for (int k = 0; k < 4; ++k) pads->add_ints(1);
+    Add(g, first ? "relu1" : "relu2", "Relu", {first ? "c1" : "c2"}, {first ? "r1" : "r2"});
+  }
+  Add(g, "gap", "GlobalAveragePool", {"r2"}, {"p"});
+  Add(g, "flat", "Flatten", {"p"}, {"f"});
+  auto* gemm = Add(g, "fc", "Gemm", {"f", "W", "B"}, {"logits"});
+  auto* tb = gemm->add_attribute();
+  tb->set_name("transB");
+  tb->set_type(onnx::AttributeProto::INT);
+  tb->set_i(1);
+  Add(g, "head", "Softmax", {"logits"}, {"probs"});
+  Value(g->add_output(), "probs", {1, 3});
+  return m;
+}
+
 // y = DQ(Q(DQ(Q(x)) @ DQ(w))): the QDQ pattern the passes turn into one QLinearMatMul.
 onnx::ModelProto QdqMatMul() {
   onnx::ModelProto m;
@@ -376,6 +421,37 @@ TEST_F(ModelCmd, FitGivesAVerdictByTimeAndByMemory) {
   ModelArgs bad = a;
   bad.used_mb = 600;
   EXPECT_EQ(Model(bad).code, 2);
+}
+
+// model prune: a quarter of the channels of both convolutions goes (the dead ones, by L1 norm), the
+// gemm loses the matching inputs, the output is unchanged, and the smaller model has fewer parameters.
+TEST_F(ModelCmd, PruneRemovesChannelsFromTheGraph) {
+  const std::string path = Write("p.onnx", PrunableCnn().SerializeAsString());
+  ModelArgs a = Args("prune", path);
+  a.output_model = dir_.path() + "/pruned.onnx";
+  a.prune_channels = 0.25;
+  a.runs = 20;
+  Outcome o = Model(a);
+  ASSERT_EQ(o.code, 0) << o.err;
+  auto j = o.json();
+  EXPECT_EQ(j["pruned_convs"], 2);
+  EXPECT_EQ(j["channels_before"], 16);
+  EXPECT_EQ(j["channels_after"], 12);
+  EXPECT_TRUE(j["notes"].empty()) << j["notes"].dump();
+  auto before = Model(Args("inspect", path)).json();
+  auto after = Model(Args("inspect", a.output_model)).json();
+  EXPECT_EQ(before["parameters"].get<int64_t>() - after["parameters"].get<int64_t>(), 2 * 9 + 2 + 2 * 8 * 9 + 6 * 2 * 9 + 2 + 3 * 2)
+      << before["parameters"] << " -> " << after["parameters"];
+  Tensor x = Tensor::Float({1, 1, 8, 8}, Random(64, 21));
+  auto r0 = engine::RunReference(*engine::LoadModelFromFile(path), {{"x", x}});
+  auto r1 = engine::RunReference(*engine::LoadModelFromFile(a.output_model), {{"x", x}});
+  ASSERT_TRUE(r0.ok() && r1.ok());
+  for (int k = 0; k < 3; ++k) EXPECT_NEAR(r0->at("probs").f[k], r1->at("probs").f[k], 1e-6) << k;
+  // Bad fractions are refused.
+  a.prune_channels = 1.0;
+  Outcome bad = Model(a);
+  EXPECT_EQ(bad.code, 2) << bad.err;
+  EXPECT_NE(bad.err.find("between 0 and 1"), std::string::npos) << bad.err;
 }
 
 TEST_F(ModelCmd, BadInputsExitTwoWithWhereAndWhat) {
