@@ -332,7 +332,9 @@ Result<std::string> QuantizeModel(std::string_view fp32_model, const std::vector
   std::vector<onnx::TensorProto> new_inits;
   std::vector<onnx::NodeProto> weight_dq;
   std::set<std::string> quantized_weights;
-  for (const auto& [name, axis] : plan.weight_axis) {
+  for (const auto& entry : plan.weight_axis) {
+    const std::string& name = entry.first;
+    const int64_t axis = entry.second;  // not a structured binding: clang 14 cannot capture those
     const onnx::TensorProto* w = FindInit(*g, name);
     PF_ASSIGN_OR_RETURN(std::vector<float> v, FloatData(*w));
     const std::vector<int64_t> dims(w->dims().begin(), w->dims().end());
