@@ -2,7 +2,7 @@
 """Fine-tuning step of the pruning recipe (issue 9 item 3): `plantfloor model prune` removed channels
 from the graph; this recovers the accuracy by training the pruned network on the same split.
 
-  /usr/bin/python3 scripts/train/neu_finetune.py PRUNED.onnx OUTDIR [--epochs 15] [--lr 5e-4]
+  /usr/bin/python3 scripts/train/neu_finetune.py PRUNED.onnx OUTDIR [--epochs 30] [--lr 1e-3]
 
 Rebuilds the pruned ONNX graph as a PyTorch module (a chain of Conv, Relu, GlobalAveragePool,
 Flatten, Gemm, Softmax: what scripts/train/neu_cnn.py exports, BatchNorm folded into the convs) with
@@ -75,8 +75,8 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("pruned")
     ap.add_argument("outdir")
-    ap.add_argument("--epochs", type=int, default=15)
-    ap.add_argument("--lr", type=float, default=5e-4)
+    ap.add_argument("--epochs", type=int, default=30)
+    ap.add_argument("--lr", type=float, default=1e-3)
     ap.add_argument("--seed", type=int, default=20261126)
     ap.add_argument("--threads", type=int, default=2)
     args = ap.parse_args()
