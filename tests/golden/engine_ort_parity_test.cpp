@@ -22,13 +22,17 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdlib>
+#include <fstream>
 #include <iostream>
 #include <map>
 #include <memory>
 #include <string>
 #include <vector>
 
+#include "core/file.h"
 #include "engine/dnnl_kernels.h"
+#include "engine/model.h"
+#include "engine/quantize.h"
 #include "ort/ort_client.h"
 #include "testing.h"
 
@@ -156,6 +160,65 @@ TEST_P(OrtParity, OutputsMatch) {
       std::cout << "  " << input << ": max |pf-ort| " << max_err << " = " << max_err / max_ort
                 << " x max|ort|, argmax " << arg_pf << " / " << arg_ort << "\n";
       EXPECT_LE(max_err, 1e-4 * max_ort);
+    }
+  }
+}
+
+// `plantfloor model quantize` writes standard QDQ ONNX: the fp32 small CNN and 1-D CNN of the set,
+// quantized per channel (weights within +-64 where this ISA has no VNNI) on their 4 seeded inputs,
+// load in ONNX Runtime, and ONNX Runtime and plantfloor agree on every input (the int8 layers are
+// ONNX Runtime's arithmetic; the fp32 graph outputs within 1e-4 x max|ORT|, the same argmax).
+TEST(OrtQuantized, QuantizedModelsRunInOnnxRuntimeAlike) {
+  Fixture& fx = Shared();
+  ASSERT_TRUE(fx.peer) << "the ONNX Runtime peer did not start";
+  for (const std::string label : {"small_cnn_fp32", "cnn1d_fp32"}) {
+    SCOPED_TRACE(label);
+    auto it = std::find_if(fx.models.begin(), fx.models.end(), [&](const ModelEntry& e) { return e.Label() == label; });
+    ASSERT_NE(it, fx.models.end());
+    const ModelEntry& e = *it;
+    auto bytes = ReadFileBytes(fx.dir + "/" + e.file);
+    ASSERT_TRUE(bytes.ok()) << bytes.status().ToString();
+    std::vector<engine::TensorMap> calibration;
+    for (const std::string& input : e.inputs) {
+      auto x = ReadNpyFloat(fx.dir + "/" + input);
+      ASSERT_TRUE(x.ok()) << x.status().ToString();
+      calibration.push_back({{e.input, *x}});
+    }
+    engine::QuantizeOptions qo;
+    qo.per_channel = true;
+    qo.reduce_range = engine::dnnl_kernels::Int8MaySaturate();
+    engine::QuantizeReport rep;
+    auto q = engine::QuantizeModel(*bytes, calibration, qo, &rep);
+    ASSERT_TRUE(q.ok()) << q.status().ToString();
+    EXPECT_GE(rep.quantized_weights, 3);
+    const std::string qpath = fx.tmp.path() + "/" + label + "_quantized.onnx";
+    std::ofstream(qpath, std::ios::binary) << *q;
+    auto loaded = fx.peer->Command("load " + qpath);
+    ASSERT_TRUE(loaded.ok()) << loaded.status().ToString();
+    auto model = engine::LoadModel(qpath);
+    ASSERT_TRUE(model.ok()) << model.status().ToString();
+    for (const std::string& input : e.inputs) {
+      const std::string out_path = fx.tmp.path() + "/ort_q_out.npy";
+      for (const std::string& cmd : {"input " + e.input + " " + fx.dir + "/" + input, std::string("run"),
+                                     "save " + e.output + " " + out_path}) {
+        auto r = fx.peer->Command(cmd);
+        ASSERT_TRUE(r.ok()) << r.status().ToString();
+      }
+      auto ort = ReadNpyFloat(out_path);
+      ASSERT_TRUE(ort.ok()) << ort.status().ToString();
+      auto r = (*model)->Run(calibration[&input - &e.inputs[0]]);
+      ASSERT_TRUE(r.ok()) << r.status().ToString();
+      const engine::Tensor& pf = r->outputs.at(e.output);
+      ASSERT_EQ(pf.shape, ort->shape);
+      double max_ort = 0, max_err = 0;
+      for (size_t k = 0; k < pf.f.size(); ++k) {
+        max_err = std::max(max_err, std::fabs(static_cast<double>(pf.f[k]) - ort->f[k]));
+        max_ort = std::max(max_ort, std::fabs(static_cast<double>(ort->f[k])));
+      }
+      std::cout << "  " << label << " quantized, " << input << ": max |pf-ort| " << max_err << " = "
+                << max_err / max_ort << " x max|ort|\n";
+      EXPECT_LE(max_err, 1e-4 * max_ort);
+      EXPECT_EQ(ArgMax(pf), ArgMax(*ort));
     }
   }
 }
