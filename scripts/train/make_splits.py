@@ -15,7 +15,6 @@ sets hold fault classes only (a recipe reports that limit).
 import csv
 import os
 import random
-import sys
 
 SHARED = os.environ.get("PF_SHARED_DATA", os.path.join(os.path.dirname(__file__), "..", "..", "..", "shared", "data"))
 OUT = os.path.join(os.path.dirname(__file__), "..", "..", "tests", "fixtures", "splits")

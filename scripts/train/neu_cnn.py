@@ -120,6 +120,40 @@ def export(net, path, mean, std, train_x, name, version, meaning_note):
     onnx.save(m, path)
 
 
+def train(net, xtr, ytr, xva, yva, mean, std, epochs, lr, seed, t0):
+    """Adam with a cosine schedule on batches of 32 with random flips; keeps (loads into `net`) the
+    weights of the best validation epoch. Returns (best validation accuracy, accuracy per epoch)."""
+    opt = torch.optim.Adam(net.parameters(), lr=lr, weight_decay=1e-4)
+    sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, epochs)
+    loss_fn = nn.CrossEntropyLoss()
+    rng = np.random.default_rng(seed)
+    best, best_state, history = -1.0, None, []
+    for epoch in range(epochs):
+        net.train()
+        order = rng.permutation(len(xtr))
+        for i in range(0, len(order), 32):
+            idx = order[i:i + 32]
+            xb = xtr[idx].copy()
+            flip_h = rng.random(len(idx)) < 0.5
+            flip_v = rng.random(len(idx)) < 0.5
+            xb[flip_h] = xb[flip_h, :, :, ::-1]
+            xb[flip_v] = xb[flip_v, :, ::-1, :]
+            xb = (torch.from_numpy(np.ascontiguousarray(xb)) - mean) / std
+            opt.zero_grad()
+            loss = loss_fn(net(xb), torch.from_numpy(ytr[idx]))
+            loss.backward()
+            opt.step()
+        sched.step()
+        acc, _ = accuracy(net, xva, yva, mean, std)
+        history.append(round(acc, 4))
+        print(f"epoch {epoch + 1}/{epochs}: loss {loss.item():.3f} val {acc:.4f} ({time.time() - t0:.0f} s)",
+              flush=True)
+        if acc > best:
+            best, best_state = acc, {k: v.clone() for k, v in net.state_dict().items()}
+    net.load_state_dict(best_state)
+    return best, history
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("outdir")
@@ -140,36 +174,9 @@ def main():
     mean, std = float(xtr.mean()), float(xtr.std())
     widths = [int(w) for w in args.widths.split(",")]
     net = Net(widths)
-    opt = torch.optim.Adam(net.parameters(), lr=2e-3, weight_decay=1e-4)
-    sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, args.epochs)
-    loss_fn = nn.CrossEntropyLoss()
-    rng = np.random.default_rng(args.seed)
-    best, best_state, history = -1.0, None, []
-    for epoch in range(args.epochs):
-        net.train()
-        order = rng.permutation(len(xtr))
-        for i in range(0, len(order), 32):
-            idx = order[i:i + 32]
-            xb = xtr[idx].copy()
-            flip_h = rng.random(len(idx)) < 0.5
-            flip_v = rng.random(len(idx)) < 0.5
-            xb[flip_h] = xb[flip_h, :, :, ::-1]
-            xb[flip_v] = xb[flip_v, :, ::-1, :]
-            xb = (torch.from_numpy(np.ascontiguousarray(xb)) - mean) / std
-            opt.zero_grad()
-            loss = loss_fn(net(xb), torch.from_numpy(ytr[idx]))
-            loss.backward()
-            opt.step()
-        sched.step()
-        acc, _ = accuracy(net, xva, yva, mean, std)
-        history.append(round(acc, 4))
-        print(f"epoch {epoch + 1}/{args.epochs}: loss {loss.item():.3f} val {acc:.4f} ({time.time() - t0:.0f} s)",
-              flush=True)
-        if acc > best:
-            best, best_state = acc, {k: v.clone() for k, v in net.state_dict().items()}
-    net.load_state_dict(best_state)
+    best, history = train(net, xtr, ytr, xva, yva, mean, std, args.epochs, 2e-3, args.seed, t0)
     test_acc, conf = accuracy(net, xte, yte, mean, std)
-    torch.save({"state": best_state, "widths": widths, "mean": mean, "std": std},
+    torch.save({"state": net.state_dict(), "widths": widths, "mean": mean, "std": std},
                os.path.join(args.outdir, f"{args.name}.pt"))
     onnx_path = os.path.join(args.outdir, f"{args.name}.onnx")
     export(net, onnx_path, mean, std, xtr, args.name, "1.0.0", " (trained by scripts/train/neu_cnn.py)")

@@ -93,32 +93,7 @@ def main():
     _, xva, yva = neu_cnn.load_split("val")
     _, xte, yte = neu_cnn.load_split("test")
     before, _ = neu_cnn.accuracy(net, xte, yte, mean, std)
-    opt = torch.optim.Adam(net.parameters(), lr=args.lr, weight_decay=1e-4)
-    sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, args.epochs)
-    loss_fn = nn.CrossEntropyLoss()
-    rng = np.random.default_rng(args.seed)
-    best, best_state, history = -1.0, None, []
-    for epoch in range(args.epochs):
-        net.train()
-        order = rng.permutation(len(xtr))
-        for i in range(0, len(order), 32):
-            idx = order[i:i + 32]
-            xb = xtr[idx].copy()
-            fh, fv = rng.random(len(idx)) < 0.5, rng.random(len(idx)) < 0.5
-            xb[fh] = xb[fh, :, :, ::-1]
-            xb[fv] = xb[fv, :, ::-1, :]
-            xb = (torch.from_numpy(np.ascontiguousarray(xb)) - mean) / std
-            opt.zero_grad()
-            loss = loss_fn(net(xb), torch.from_numpy(ytr[idx]))
-            loss.backward()
-            opt.step()
-        sched.step()
-        acc, _ = neu_cnn.accuracy(net, xva, yva, mean, std)
-        history.append(round(acc, 4))
-        print(f"epoch {epoch + 1}/{args.epochs}: val {acc:.4f} ({time.time() - t0:.0f} s)", flush=True)
-        if acc > best:
-            best, best_state = acc, {k: v.clone() for k, v in net.state_dict().items()}
-    net.load_state_dict(best_state)
+    best, history = neu_cnn.train(net, xtr, ytr, xva, yva, mean, std, args.epochs, args.lr, args.seed, t0)
     test_acc, conf = neu_cnn.accuracy(net, xte, yte, mean, std)
     stem = os.path.splitext(os.path.basename(args.pruned))[0]
     out = os.path.join(args.outdir, f"{stem}_finetuned.onnx")

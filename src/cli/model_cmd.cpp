@@ -555,6 +555,14 @@ std::string EvalLine(const Json& e, const std::string& name_a, const std::string
   return line;
 }
 
+// Writes a tool's output model; the error names the path.
+Status WriteOutputModel(const std::string& path, const std::string& bytes) {
+  std::ofstream f(path, std::ios::binary);
+  f << bytes;
+  if (!f.flush()) return Internal("{}: cannot write", path);
+  return Status::Ok();
+}
+
 int Quantize(const ModelArgs& a, std::ostream& out, std::ostream& err) {
   if (a.output_model.empty()) return Fail(err, InvalidArgument("the output model path is missing"));
   auto read = ReadFileBytes(a.model);
@@ -584,11 +592,7 @@ int Quantize(const ModelArgs& a, std::ostream& out, std::ostream& err) {
   engine::QuantizeReport rep;
   auto q = engine::QuantizeModel(bytes, calibration, qo, &rep);
   if (!q.ok()) return Fail(err, q.status().WithContext(a.model));
-  {
-    std::ofstream f(a.output_model, std::ios::binary);
-    f << *q;
-    if (!f.flush()) return Fail(err, Internal("{}: cannot write", a.output_model));
-  }
+  if (auto w = WriteOutputModel(a.output_model, *q); !w.ok()) return Fail(err, w);
   Json j{{"model", a.model},
          {"output", a.output_model},
          {"method", qo.method},
@@ -640,11 +644,7 @@ int Prune(const ModelArgs& a, std::ostream& out, std::ostream& err) {
   engine::PruneReport rep;
   auto pruned = engine::PruneModel(*read, po, &rep);
   if (!pruned.ok()) return Fail(err, pruned.status().WithContext(a.model));
-  {
-    std::ofstream f(a.output_model, std::ios::binary);
-    f << *pruned;
-    if (!f.flush()) return Fail(err, Internal("{}: cannot write", a.output_model));
-  }
+  if (auto w = WriteOutputModel(a.output_model, *pruned); !w.ok()) return Fail(err, w);
   engine::ModelOptions mo;
   auto before = engine::OnnxModel::Load(*read, a.model, mo);
   if (!before.ok()) return Fail(err, before.status());

@@ -8,7 +8,10 @@
 #include <memory>
 #include <sstream>
 
+#include <nlohmann/json.hpp>
+
 #include "core/file.h"
+#include "engine/manifest.h"
 #include "engine/ops.h"
 
 namespace pf::engine {
@@ -293,6 +296,21 @@ Result<Graph> LoadModelFromFile(const std::string& path, const ImportOptions& op
   Result<Graph> g = LoadModelFromBytes(bytes, options);
   if (!g.ok()) return g.status().WithContext(path);
   return g;
+}
+
+Result<std::string> SerializeRewrittenModel(onnx::ModelProto& m, const std::string& tool) {
+  m.set_producer_name("plantfloor " + tool);
+  for (auto& p : *m.mutable_metadata_props()) {
+    if (p.key() != kManifestMetadataKey) continue;
+    auto j = nlohmann::json::parse(p.value(), nullptr, false);
+    if (j.is_discarded() || !j.is_object()) return InvalidArgument("metadata '{}' is not a JSON object", kManifestMetadataKey);
+    j["model_sha256"] = Sha256Hex(m.graph().SerializeAsString());
+    p.set_value(j.dump());
+  }
+  std::string out = m.SerializeAsString();
+  auto check = LoadModelFromBytes(out);
+  if (!check.ok()) return Internal("the model written by {} does not load: {}", tool, check.status().ToString());
+  return out;
 }
 
 Result<Tensor> LoadTensorFromBytes(std::string_view bytes, const std::string& what) {

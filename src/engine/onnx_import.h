@@ -5,13 +5,17 @@
 // int64, int32, uint8, int8 and bool stored inline (typed fields or raw_data). Every rejection
 // is a Status that names what and where: a file that is not ONNX, an unsupported opset, an
 // operator this engine does not run (node and op named), a tensor whose data does not match its
-// shape, a value nobody produces, a cycle. Protobuf is touched only in onnx_import.cpp.
+// shape, a value nobody produces, a cycle. Protobuf is touched here and in the tools that rewrite models (quantize.cpp, prune.cpp).
 #include <map>
 #include <string>
 #include <string_view>
 
 #include "core/status.h"
 #include "engine/graph.h"
+
+namespace onnx {
+class ModelProto;
+}
 
 namespace pf::engine {
 
@@ -32,6 +36,12 @@ Result<Graph> LoadModelFromFile(const std::string& path, const ImportOptions& op
 // The model's metadata_props (key -> value), e.g. "pf.manifest" (engine/manifest.h). Errors: bytes that
 // are not a ModelProto, a key given twice.
 Result<std::map<std::string, std::string>> LoadModelMetadata(std::string_view bytes);
+
+// The bytes of a model that a tool rewrote (model quantize, model prune): producer_name set to `tool`,
+// the manifest's model_sha256 (engine/manifest.h) recomputed over the new graph, and the result
+// checked to load. A model that does not load is the tool's defect (kInternal); a manifest that is
+// not a JSON object is the input's (kInvalidArgument).
+Result<std::string> SerializeRewrittenModel(onnx::ModelProto& m, const std::string& tool);
 
 // A serialized onnx.TensorProto (the test_data_set_N/*.pb files) as a Tensor; `what` names it in errors.
 Result<Tensor> LoadTensorFromBytes(std::string_view bytes, const std::string& what);

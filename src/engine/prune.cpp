@@ -12,7 +12,6 @@
 #include <set>
 
 #include <fmt/format.h>
-#include <nlohmann/json.hpp>
 
 #include "engine/manifest.h"
 #include "engine/onnx_import.h"
@@ -199,18 +198,7 @@ Result<std::string> PruneModel(std::string_view fp32_model, const PruneOptions& 
     t->set_raw_data(std::string(reinterpret_cast<const char*>(w.v.data()), w.v.size() * 4));
   }
   g->clear_value_info();
-  m.set_producer_name("plantfloor model prune");
-  for (auto& p : *m.mutable_metadata_props()) {
-    if (p.key() != kManifestMetadataKey) continue;
-    auto j = nlohmann::json::parse(p.value(), nullptr, false);
-    if (j.is_discarded() || !j.is_object()) return InvalidArgument("metadata '{}' is not a JSON object", kManifestMetadataKey);
-    j["model_sha256"] = Sha256Hex(m.graph().SerializeAsString());
-    p.set_value(j.dump());
-  }
-  std::string out = m.SerializeAsString();
-  auto check = LoadModelFromBytes(out);
-  if (!check.ok()) return Internal("the pruned model does not load: {}", check.status().ToString());
-  return out;
+  return SerializeRewrittenModel(m, "model prune");
 }
 
 }  // namespace pf::engine

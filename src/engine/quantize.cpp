@@ -14,7 +14,6 @@
 #include <set>
 
 #include <fmt/format.h>
-#include <nlohmann/json.hpp>
 
 #include "engine/manifest.h"
 #include "engine/onnx_import.h"
@@ -432,21 +431,7 @@ Result<std::string> QuantizeModel(std::string_view fp32_model, const std::vector
   for (int k = ins->size() - 1; k >= 0; --k) {
     if (quantized_weights.count(ins->Get(k).name()) && !read.count(ins->Get(k).name())) ins->DeleteSubrange(k, 1);
   }
-  m.set_producer_name("plantfloor model quantize");
-
-  // The manifest's hash follows the new graph.
-  for (auto& p : *m.mutable_metadata_props()) {
-    if (p.key() != kManifestMetadataKey) continue;
-    auto j = nlohmann::json::parse(p.value(), nullptr, false);
-    if (j.is_discarded() || !j.is_object()) return InvalidArgument("metadata '{}' is not a JSON object", kManifestMetadataKey);
-    j["model_sha256"] = Sha256Hex(m.graph().SerializeAsString());
-    p.set_value(j.dump());
-  }
-  std::string out = m.SerializeAsString();
-  // The result must load and optimize (a defect here is ours, not the user's).
-  auto check = LoadModelFromBytes(out);
-  if (!check.ok()) return Internal("the quantized model does not load: {}", check.status().ToString());
-  return out;
+  return SerializeRewrittenModel(m, "model quantize");
 }
 
 }  // namespace pf::engine
