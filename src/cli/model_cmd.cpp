@@ -23,6 +23,7 @@
 #include "engine/dnnl_kernels.h"
 #include "engine/prune.h"
 #include "engine/quantize.h"
+#include "engine/distill.h"
 #include "engine/npy.h"
 #include "engine/onnx_import.h"
 #include "engine/ops.h"
@@ -503,11 +504,11 @@ int64_t ArgMax(const Tensor& t) {
 // Runs models `a` and `b` (same single input, same first output) on the .npy inputs of `dir`: the
 // agreement of their argmax, the largest output difference and, for files named <class>_<n>.npy
 // with a class of a's manifest, each one's accuracy ("<name_a>_accuracy", "<name_b>_accuracy").
-Result<Json> EvalPair(engine::OnnxModel& a, engine::OnnxModel& b, const std::string& dir, const std::string& name_a,
+Result<Json> EvalPair(engine::Model& a, engine::Model& b, const std::string& dir, const std::string& name_a,
                       const std::string& name_b) {
   auto files = NpyFiles(dir, std::numeric_limits<int>::max());
   if (!files.ok()) return files.status().WithContext("--eval");
-  const std::string out_name = a.outputs().front().name;
+  const std::string out_name = a.outputs().front().name, out_b = b.outputs().front().name;
   std::vector<std::string> classes;
   for (const auto& o : a.manifest().outputs) {
     if (o.name == out_name) classes = o.class_names;
@@ -521,7 +522,7 @@ Result<Json> EvalPair(engine::OnnxModel& a, engine::OnnxModel& b, const std::str
     auto rb = b.Run(s);
     if (!rb.ok()) return rb.status().WithContext(f);
     const Tensor& ya = ra->outputs.at(out_name);
-    const Tensor& yb = rb->outputs.at(out_name);
+    const Tensor& yb = rb->outputs.at(out_b);
     const int64_t pa = ArgMax(ya), pb = ArgMax(yb);
     for (size_t k = 0; k < ya.f.size() && k < yb.f.size(); ++k) max_diff = std::max<double>(max_diff, std::abs(ya.f[k] - yb.f[k]));
     ++n;
@@ -681,6 +682,138 @@ int Prune(const ModelArgs& a, std::ostream& out, std::ostream& err) {
   return 0;
 }
 
+// The feature rows of the .npy files of `dir` for a model taking `features` values per row: each
+// file [F], [1, F] or [N, F] float32. Errors name the file.
+Result<std::vector<std::vector<float>>> FeatureRows(const std::string& dir, int64_t features) {
+  PF_ASSIGN_OR_RETURN(auto files, NpyFiles(dir, std::numeric_limits<int>::max()));
+  std::vector<std::vector<float>> rows;
+  for (const auto& f : files) {
+    PF_ASSIGN_OR_RETURN(Tensor t, engine::ReadNpyFile(f));
+    if (!t.is_float() || t.shape.empty() || t.shape.size() > 2 || t.shape.back() != features)
+      return InvalidArgument("{}: {} {}, expected float32 [{}], [1, {}] or [N, {}]", f, engine::DTypeName(t.dtype),
+                             engine::ShapeToString(t.shape), features, features, features);
+    for (size_t k = 0; k < t.f.size(); k += features) rows.emplace_back(t.f.begin() + k, t.f.begin() + k + features);
+  }
+  return rows;
+}
+
+// Median latency of `a` and `b` on the same inputs, interleaved run by run (the machine's noise
+// falls on both alike), cycling through `inputs`.
+Result<std::pair<double, double>> InterleavedMedianMs(engine::Model& a, engine::Model& b, const std::vector<TensorMap>& inputs,
+                                                      int runs) {
+  std::vector<double> ta, tb;
+  for (int k = 0; k < runs + 20; ++k) {
+    const TensorMap& in = inputs[k % inputs.size()];
+    PF_ASSIGN_OR_RETURN(auto ra, a.Run(in));
+    PF_ASSIGN_OR_RETURN(auto rb, b.Run(in));
+    if (k < 20) continue;
+    ta.push_back(ra.latency_ms);
+    tb.push_back(rb.latency_ms);
+  }
+  std::sort(ta.begin(), ta.end());
+  std::sort(tb.begin(), tb.end());
+  return std::pair{ta[ta.size() / 2], tb[tb.size() / 2]};
+}
+
+int Distill(const ModelArgs& a, std::ostream& out, std::ostream& err) {
+  if (a.output_model.empty()) return Fail(err, InvalidArgument("the output model path is missing"));
+  if (a.student != "trees") return Fail(err, InvalidArgument("--student '{}': the only student kind is 'trees'", a.student));
+  const bool ubj = a.output_model.ends_with(".ubj");
+  if (!ubj && !a.output_model.ends_with(".json"))
+    return Fail(err, InvalidArgument("{}: a tree student is saved as XGBoost .json or .ubj", a.output_model));
+  engine::ModelOptions mo;
+  auto teacher = engine::LoadModel(a.teacher, mo);
+  if (!teacher.ok()) return Fail(err, teacher.status().WithContext("--teacher"));
+  engine::Model& t = **teacher;
+  if (t.inputs().size() != 1 || t.inputs()[0].shape.empty())
+    return Fail(err, InvalidArgument("--teacher {}: a feature model takes one input [.., features]", a.teacher));
+  const int64_t features = t.inputs()[0].shape.back();
+  auto rows = FeatureRows(a.data, features);
+  if (!rows.ok()) return Fail(err, rows.status().WithContext("--data"));
+  engine::DistillOptions o;
+  o.rounds = a.rounds;
+  o.max_depth = a.max_depth;
+  o.eta = a.eta;
+  o.augment = a.augment;
+  o.noise = a.noise;
+  o.mix = a.mix;
+  o.seed = a.seed;
+  o.threads = a.threads;
+  o.format = ubj ? "ubj" : "json";
+  engine::DistillReport rep;
+  auto bytes = engine::DistillTrees(t, *rows, o, &rep);
+  if (!bytes.ok()) return Fail(err, bytes.status().WithContext(a.teacher));
+  // The student's manifest: the teacher's input name and classes, its own hash.
+  engine::Manifest m;
+  m.name = (t.manifest().name.empty() ? "model" : t.manifest().name) + "_trees";
+  m.version = t.manifest().version.empty() ? "1.0.0" : t.manifest().version;
+  m.model_sha256 = engine::Sha256Hex(*bytes);
+  engine::ManifestInput mi;
+  mi.name = t.inputs()[0].name;
+  mi.shape = {-1, features};
+  mi.preprocessing = t.manifest().inputs.empty() ? "" : t.manifest().inputs[0].preprocessing;
+  m.inputs.push_back(mi);
+  engine::ManifestOutput mout;
+  mout.name = t.outputs()[0].name;
+  for (const auto& o2 : t.manifest().outputs) {
+    if (o2.name == mout.name) {
+      mout.class_names = o2.class_names;
+      mout.thresholds = o2.thresholds;
+    }
+  }
+  mout.meaning = fmt::format("distilled by plantfloor model distill from {} (sha256 {}): {} boosting rounds, depth {}",
+                             a.teacher, t.manifest().model_sha256.substr(0, 12), o.rounds, o.max_depth);
+  m.outputs.push_back(mout);
+  if (auto w = WriteOutputModel(a.output_model, *bytes); !w.ok()) return Fail(err, w);
+  if (auto w = WriteOutputModel(a.output_model + ".manifest.json", engine::ManifestToJson(m) + "\n"); !w.ok()) return Fail(err, w);
+  auto student = engine::LoadModel(a.output_model, mo);
+  if (!student.ok()) return Fail(err, Internal("the student does not load: {}", student.status().ToString()));
+  Json j{{"teacher", a.teacher},
+         {"output", a.output_model},
+         {"student", "trees"},
+         {"objective", rep.objective},
+         {"rounds", o.rounds},
+         {"max_depth", o.max_depth},
+         {"eta", o.eta},
+         {"rows", rep.rows},
+         {"synthetic_rows", rep.synthetic},
+         {"features", rep.features},
+         {"outputs", rep.outputs},
+         {"train_agreement", rep.agreement},
+         {"train_max_abs_difference", rep.max_abs_difference}};
+  // Latency per inference, one row at a time, on the data's own rows.
+  std::vector<TensorMap> inputs;
+  Shape one(t.inputs()[0].shape.size(), 1);
+  one.back() = features;
+  for (size_t r = 0; r < rows->size() && r < 256; ++r) {
+    TensorMap mm;
+    mm.emplace(t.inputs()[0].name, Tensor::Float(one, (*rows)[r]));
+    inputs.push_back(std::move(mm));
+  }
+  auto times = InterleavedMedianMs(t, **student, inputs, std::max(a.runs, 1) * 5);
+  if (!times.ok()) return Fail(err, times.status());
+  j["teacher_p50_ms"] = times->first;
+  j["student_p50_ms"] = times->second;
+  j["speedup"] = times->second > 0 ? times->first / times->second : 0.0;
+  if (!a.eval.empty()) {
+    auto e = EvalPair(t, **student, a.eval, "teacher", "student");
+    if (!e.ok()) return Fail(err, e.status());
+    j["eval"] = std::move(*e);
+  }
+  if (a.json) {
+    out << j.dump(2) << "\n";
+    return 0;
+  }
+  out << fmt::format("{} -> {}: {} trees ({} rounds x {} outputs, depth {}) trained on {} rows + {} synthetic, "
+                     "labelled by the teacher; agreement on the rows {:.2f} %\n",
+                     a.teacher, a.output_model, o.rounds * (rep.outputs > 1 ? rep.outputs : 1), o.rounds, rep.outputs,
+                     o.max_depth, rep.rows, rep.synthetic, 100 * rep.agreement);
+  out << fmt::format("latency p50 per inference: teacher {:.4f} ms, student {:.4f} ms ({:.1f}x)\n", times->first,
+                     times->second, j["speedup"].get<double>());
+  if (j.contains("eval")) out << EvalLine(j["eval"], "teacher", "student") << "\n";
+  return 0;
+}
+
 // Runs `exe args...` with extra environment variables; returns its exit code and stdout.
 struct ChildResult {
   int code = -1;
@@ -774,7 +907,8 @@ int RunModelCommand(const ModelArgs& a, std::ostream& out, std::ostream& err) {
   if (a.action == "quantize") return Quantize(a, out, err);
   if (a.action == "fit") return Fit(a, out, err);
   if (a.action == "prune") return Prune(a, out, err);
-  err << "error: unknown model action '" << a.action << "' (inspect, run, bench, quantize, prune, fit)\n";
+  if (a.action == "distill") return Distill(a, out, err);
+  err << "error: unknown model action '" << a.action << "' (inspect, run, bench, quantize, prune, distill, fit)\n";
   return kExitBadInput;
 }
 
@@ -832,6 +966,27 @@ void AddModelCommand(CLI::App& app) {
   fit->add_option("--used-mb", fa->used_mb, "of the memory budget, already used by the running process (MiB)");
   fit->add_option("--threads", fa->threads, "inference threads")->capture_default_str();
   fit->add_option("--runs", fa->runs, "timed runs")->capture_default_str();
+  // distill: the positional is the student written, not a model read.
+  auto da = std::make_shared<ModelArgs>();
+  da->action = "distill";
+  auto* distill = model->add_subcommand("distill", "distil a feature model into a gradient-boosted tree student (XGBoost)");
+  distill->add_option("output", da->output_model, "the student to write (XGBoost .json or .ubj; its manifest beside it)")
+      ->required();
+  distill->add_option("--teacher", da->teacher, "the teacher model (.onnx)")->required();
+  distill->add_option("--data", da->data, "directory of .npy feature rows the teacher labels")->required();
+  distill->add_option("--student", da->student, "student kind")->check(CLI::IsMember({"trees"}))->capture_default_str();
+  distill->add_option("--eval", da->eval, "directory of labelled .npy rows: teacher vs student accuracy and agreement");
+  distill->add_option("--rounds", da->rounds, "boosting rounds")->capture_default_str();
+  distill->add_option("--depth", da->max_depth, "tree depth")->capture_default_str();
+  distill->add_option("--eta", da->eta, "learning rate")->capture_default_str();
+  distill->add_option("--augment", da->augment, "synthetic rows per row, labelled by the teacher")->capture_default_str();
+  distill->add_option("--noise", da->noise, "synthetic rows: Gaussian noise in SDs of each feature")->capture_default_str();
+  distill->add_option("--mix", da->mix, "synthetic rows: largest fraction towards a random partner row")->capture_default_str();
+  distill->add_option("--seed", da->seed, "seed of the synthetic rows and of XGBoost")->capture_default_str();
+  distill->add_option("--threads", da->threads, "XGBoost training threads")->capture_default_str();
+  distill->add_option("--runs", da->runs, "timed runs / 5 for the latency comparison")->capture_default_str();
+  distill->add_flag("--json", da->json, "JSON report");
+  distill->callback([da] { std::exit(RunModelCommand(*da, std::cout, std::cerr)); });
 }
 
 }  // namespace pf

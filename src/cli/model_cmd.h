@@ -56,6 +56,13 @@ struct ModelArgs {
   double budget_mb = 0;                 // memory budget for the model (MiB)
   double used_mb = 0;                   // of the budget, already used by the running process
   std::string self_exe = "/proc/self/exe";  // the plantfloor binary that measures (tests set it)
+  // distill (output_model: the student; eval as above)
+  std::string teacher;                  // the teacher model (.onnx or any model LoadModel takes)
+  std::string data;                     // directory of .npy feature rows, [F] or [1, F] or [N, F] per file
+  std::string student = "trees";        // the student kind (only "trees")
+  int rounds = 20, max_depth = 4, augment = 4;
+  double eta = 0.3;
+  double noise = 0.5, mix = 0.5;        // synthetic rows: noise in feature SDs, largest interpolation fraction
 };
 
 // Returns the exit code; the report to out, errors to err ("error: ..." lines).

@@ -454,6 +454,98 @@ TEST_F(ModelCmd, PruneRemovesChannelsFromTheGraph) {
   EXPECT_NE(bad.err.find("between 0 and 1"), std::string::npos) << bad.err;
 }
 
+// x [1,4] -> Gemm(4 -> 8) -> Relu -> Gemm(8 -> 3) -> Softmax -> probs [1,3], with a manifest naming
+// the classes a, b, c: a feature-model teacher.
+std::string MlpTeacher() {
+  onnx::ModelProto m;
+  m.set_ir_version(7);
+  m.add_opset_import()->set_version(13);
+  auto* g = m.mutable_graph();
+  Value(g->add_input(), "features", {1, 4});
+  Init(g, "W1", onnx::TensorProto::FLOAT, {4, 8}, Random(32, 31));
+  Init(g, "B1", onnx::TensorProto::FLOAT, {8}, Random(8, 32));
+  Init(g, "W2", onnx::TensorProto::FLOAT, {8, 3}, Random(24, 33));
+  Init(g, "B2", onnx::TensorProto::FLOAT, {3}, {0.1f, 0, -0.1f});
+  Add(g, "fc1", "Gemm", {"features", "W1", "B1"}, {"h"});
+  Add(g, "relu", "Relu", {"h"}, {"r"});
+  Add(g, "fc2", "Gemm", {"r", "W2", "B2"}, {"logits"});
+  Add(g, "softmax", "Softmax", {"logits"}, {"probs"});
+  Value(g->add_output(), "probs", {1, 3});
+  const std::string hash = *engine::OnnxModelHash(m.SerializeAsString());
+  auto* p = m.add_metadata_props();
+  p->set_key("pf.manifest");
+  p->set_value(fmt::format(R"({{"manifest_version": 1, "name": "mlp", "version": "2.1.0", "model_sha256": "{}",
+    "inputs": [{{"name": "features", "dtype": "float", "shape": [1, 4]}}],
+    "outputs": [{{"name": "probs", "class_names": ["a", "b", "c"]}}]}})", hash));
+  return m.SerializeAsString();
+}
+
+TEST_F(ModelCmd, DistillTrainsATreeStudentThatFollowsTheTeacher) {
+  const std::string teacher = Write("mlp.onnx", MlpTeacher());
+  const engine::Graph graph = *engine::LoadModelFromFile(teacher);
+  std::filesystem::create_directories(dir_.path() + "/data");
+  std::filesystem::create_directories(dir_.path() + "/eval");
+  // Transfer set: one [300, 4] file. Eval set: one file per row, named by the teacher's class.
+  const std::vector<float> rows = Random(300 * 4, 40);
+  ASSERT_TRUE(engine::WriteNpyFile(dir_.path() + "/data/rows.npy", Tensor::Float({300, 4}, rows)).ok());
+  const std::vector<float> held = Random(100 * 4, 41);
+  for (int r = 0; r < 100; ++r) {
+    Tensor x = Tensor::Float({1, 4}, std::vector<float>(held.begin() + r * 4, held.begin() + (r + 1) * 4));
+    auto y = engine::RunReference(graph, {{"features", x}});
+    ASSERT_TRUE(y.ok());
+    const auto& p = y->at("probs").f;
+    const std::string cls(1, static_cast<char>('a' + (std::max_element(p.begin(), p.end()) - p.begin())));
+    ASSERT_TRUE(engine::WriteNpyFile(fmt::format("{}/eval/{}_{:03d}.npy", dir_.path(), cls, r), x).ok());
+  }
+  ModelArgs a;
+  a.action = "distill";
+  a.json = true;
+  a.teacher = teacher;
+  a.data = dir_.path() + "/data";
+  a.eval = dir_.path() + "/eval";
+  a.output_model = dir_.path() + "/student.json";
+  a.rounds = 30;
+  a.runs = 40;
+  Outcome o = Model(a);
+  ASSERT_EQ(o.code, 0) << o.err;
+  auto j = o.json();
+  EXPECT_EQ(j["rows"], 300);
+  EXPECT_EQ(j["synthetic_rows"], 300 * 4);
+  EXPECT_EQ(j["objective"], "multi:softprob");
+  EXPECT_GT(j["train_agreement"].get<double>(), 0.9);
+  EXPECT_EQ(j["eval"]["labelled"], 100);
+  EXPECT_DOUBLE_EQ(j["eval"]["teacher_accuracy"].get<double>(), 1.0);  // the eval labels are its answers
+  EXPECT_GT(j["eval"]["student_accuracy"].get<double>(), 0.85);
+  EXPECT_GT(j["student_p50_ms"].get<double>(), 0.0);
+  // The student is an XGBoost model with a manifest that carries the teacher's classes and input name.
+  auto info = Model(Args("inspect", a.output_model)).json();
+  EXPECT_EQ(info["kind"], "xgboost");
+  std::ifstream mf(a.output_model + ".manifest.json");
+  const auto manifest = nlohmann::json::parse(mf);
+  EXPECT_EQ(manifest["outputs"][0]["class_names"], (nlohmann::json{"a", "b", "c"}));
+  EXPECT_EQ(manifest["inputs"][0]["name"], "features");
+  EXPECT_EQ(manifest["name"], "mlp_trees");
+  // Same seed, same trees.
+  a.output_model = dir_.path() + "/again.json";
+  ASSERT_EQ(Model(a).code, 0);
+  std::ifstream s1(dir_.path() + "/student.json"), s2(a.output_model);
+  EXPECT_EQ(std::string(std::istreambuf_iterator<char>(s1), {}), std::string(std::istreambuf_iterator<char>(s2), {}));
+
+  // Bad input: rows of the wrong width (the file named), another student kind, a non-XGBoost name.
+  ASSERT_TRUE(engine::WriteNpyFile(dir_.path() + "/data/wide.npy", Tensor::Float({2, 5}, Random(10, 42))).ok());
+  Outcome wide = Model(a);
+  EXPECT_EQ(wide.code, 2);
+  EXPECT_NE(wide.err.find("wide.npy"), std::string::npos) << wide.err;
+  std::filesystem::remove(dir_.path() + "/data/wide.npy");
+  a.student = "mlp";
+  EXPECT_EQ(Model(a).code, 2);
+  a.student = "trees";
+  a.output_model = dir_.path() + "/student.onnx";
+  Outcome ext = Model(a);
+  EXPECT_EQ(ext.code, 2);
+  EXPECT_NE(ext.err.find(".json or .ubj"), std::string::npos) << ext.err;
+}
+
 TEST_F(ModelCmd, BadInputsExitTwoWithWhereAndWhat) {
   const std::string path = Write("cnn.onnx", SmallCnn().SerializeAsString());
   ModelArgs a = Args("run", path);

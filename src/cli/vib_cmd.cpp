@@ -6,6 +6,7 @@
 #include <cmath>
 #include <cstdlib>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <iostream>
 #include <nlohmann/json.hpp>
@@ -14,10 +15,13 @@
 #include "cli/vib_plot.h"
 #include "dsp/bearing.h"
 #include "dsp/block_processor.h"
+#include "dsp/feature_vector.h"
 #include "dsp/features.h"
+#include "dsp/resample.h"
 #include "dsp/iso_severity.h"
 #include "dsp/sensor_health.h"
 #include "dsp/spectrum.h"
+#include "engine/npy.h"
 #include "spc/csv_table.h"
 
 namespace pf {
@@ -454,12 +458,59 @@ int Fail(std::ostream& err, const Status& st, int code) {
   return code;
 }
 
+// --features-out: one feature vector per half-overlapping block of the (decimated) record.
+int WriteFeatures(const VibArgs& a, const BearingChoice& bearing, std::ostream& out, std::ostream& err) {
+  if (a.label.empty() || a.label.find_first_of("/ ") != std::string::npos)
+    return Fail(err, InvalidArgument("--features-out needs --label NAME (a class name, no '/' or spaces)"), kExitBadInput);
+  if (a.decimate < 1) return Fail(err, InvalidArgument("--decimate {}: must be >= 1", a.decimate), kExitBadInput);
+  const double fs = a.fs / a.decimate;
+  const auto n = static_cast<std::size_t>(a.features_block);
+  auto rec = LoadRecord(a, 1);
+  if (!rec.ok()) return Fail(err, rec.status(), kExitBadInput);
+  std::vector<float> x = rec->samples;
+  if (a.decimate > 1) {
+    auto d = dsp::Decimate(x, a.decimate);
+    if (!d.ok()) return Fail(err, d.status().WithContext("--decimate"), kExitBadInput);
+    x = std::move(*d);
+  }
+  auto multiples = dsp::DefectMultiples(bearing.geometry);
+  if (!multiples.ok()) return Fail(err, multiples.status(), kExitBadInput);
+  auto fv = dsp::BearingFeatureVector::Create(fs, n, *multiples);
+  if (!fv.ok()) return Fail(err, fv.status().WithContext("--features-block"), kExitBadInput);
+  if (x.size() < n)
+    return Fail(err, InvalidArgument("{}: {} samples after decimation, one block needs {}", a.input, x.size(), n), kExitBadInput);
+  std::error_code ec;
+  std::filesystem::create_directories(a.features_out, ec);
+  if (ec) return Fail(err, Internal("{}: cannot create ({})", a.features_out, ec.message()), kExitFailed);
+  const double shaft_hz = Median(rec->block_rpm) / 60.0;
+  if (!(shaft_hz > 0)) return Fail(err, InvalidArgument("{}: no shaft speed above 0 rpm", a.input), kExitBadInput);
+  // The file stem joins with "-": model tools read the class as what precedes the last "_".
+  std::string stem = std::filesystem::path(a.input).stem().string();
+  std::replace(stem.begin(), stem.end(), '_', '-');
+  std::vector<float> f(fv->size());
+  int written = 0;
+  for (std::size_t start = 0; start + n <= x.size(); start += n / 2, ++written) {
+    if (Status st = fv->Compute(std::span<const float>(x).subspan(start, n), shaft_hz, f); !st.ok())
+      return Fail(err, st.WithContext(fmt::format("{}: block at sample {}", a.input, start * a.decimate)), kExitBadInput);
+    const std::string path = fmt::format("{}/{}_{}-{:04d}.npy", a.features_out, a.label, stem, written);
+    if (Status st = engine::WriteNpyFile(path, engine::Tensor::Float({1, static_cast<int64_t>(f.size())}, f)); !st.ok())
+      return Fail(err, st, kExitFailed);
+  }
+  std::ofstream names(a.features_out + "/feature_names.txt");
+  for (const auto& nm : fv->names()) names << nm << "\n";
+  if (!names.flush()) return Fail(err, Internal("{}/feature_names.txt: cannot write", a.features_out), kExitFailed);
+  out << fmt::format("{}: {} feature vectors of {} values ({} samples at {:g} Hz, {:.1f} rpm) -> {}\n", a.input, written,
+                     f.size(), n, fs, shaft_hz * 60, a.features_out);
+  return 0;
+}
+
 }  // namespace
 
 int RunVib(const VibArgs& a, std::ostream& out, std::ostream& err) {
   if (Status st = ValidateArgs(a); !st.ok()) return Fail(err, st, kExitBadInput);
   auto bearing = ChooseBearing(a);
   if (!bearing.ok()) return Fail(err, bearing.status(), kExitBadInput);
+  if (!a.features_out.empty()) return WriteFeatures(a, *bearing, out, err);
   auto zones = ChooseZones(a);
   if (!zones.ok()) return Fail(err, zones.status(), kExitBadInput);
   const std::size_t n = BlockSize(a);
@@ -523,6 +574,11 @@ void AddVibCommand(CLI::App& app) {
   cmd->add_option("--block-s", args->block_s, "block length, s")->capture_default_str();
   cmd->add_flag("--json", args->json, "JSON report");
   cmd->add_option("--plot", args->plot, "write the spectrum and envelope spectrum with the fault frequencies (PNG)");
+  cmd->add_option("--features-out", args->features_out,
+                  "write a feature vector per half-overlapping block as DIR/<label>_<stem>-<k>.npy instead of the report");
+  cmd->add_option("--label", args->label, "class name prefixed to the feature files");
+  cmd->add_option("--features-block", args->features_block, "samples per feature block")->capture_default_str();
+  cmd->add_option("--decimate", args->decimate, "low-pass and keep every Q-th sample first (feature mode)")->capture_default_str();
   cmd->callback([args, rpm, rpm_opt] {
     if (rpm_opt->count() > 0) args->rpm = *rpm;
     std::exit(RunVib(*args, std::cout, std::cerr));

@@ -21,6 +21,12 @@
 // squared-envelope spectrum averaged over the whole record (as dsp::AnalyzeRecord). Reported:
 // time features of the analysed samples; velocity RMS as the energy mean over blocks; order
 // amplitudes as the mean over blocks; the diagnosis of the last block (on the averaged SES).
+// Feature vectors (--features-out DIR): instead of the report, the record is cut into blocks of
+// --features-block samples, half overlapping, and each block's dsp::BearingFeatureVector (the input
+// of feature-based bearing models, e.g. the CWRU model of scripts/train/cwru_features.py) is written
+// as DIR/<label>_<file stem, "_" as "-">-<block>.npy, float32 [1, F] (the naming `model quantize|distill --eval`
+// read labels from). --decimate Q first low-passes and keeps every Q-th sample (fs / Q), e.g. a
+// 48 kHz record beside 12 kHz ones. The feature names go to DIR/feature_names.txt.
 // Exit codes: 0 analysed (a fault found is a finding, not a failure), 2 bad arguments or bad
 // input (the message says where and what), 1 anything else (e.g. the plot cannot be written).
 #include <iosfwd>
@@ -46,6 +52,10 @@ struct VibArgs {
   double block_s = 1;
   bool json = false;
   std::string plot;              // PNG path, "" = none
+  std::string features_out;      // directory for feature vectors, "" = report instead
+  std::string label;             // file-name prefix of the feature vectors (a class name)
+  int features_block = 4096;     // samples per feature block (after decimation)
+  int decimate = 1;
 };
 
 // Returns the exit code; the report to out, errors to err ("error: ..." lines).
