@@ -23,6 +23,8 @@ packages=(
   libonnx-dev libprotobuf-dev protobuf-compiler libdnnl-dev libonnx-testdata
   # tree models (XGBoost C API, Apache-2.0); the model hash in the manifest (OpenSSL libcrypto)
   libxgboost-dev libssl-dev
+  # vision station: PNG (libpng, libpng licence) and JPEG (libjpeg-turbo, IJG/BSD) decoding
+  libpng-dev libjpeg62-turbo-dev
   # packaging and service tests: dpkg-shlibdeps (cpack), systemd-analyze
   dpkg-dev systemd
 )

@@ -8,6 +8,7 @@
 
 #include <CLI/CLI.hpp>
 
+#include "cli/inspect_cmd.h"
 #include "cli/modbus_cmd.h"
 #include "cli/model_cmd.h"
 #include "cli/opcua_cmd.h"
@@ -158,6 +159,7 @@ int main(int argc, char** argv) {
   pf::AddSpcCommand(app);
   pf::AddVibCommand(app);
   pf::AddModelCommand(app);
+  pf::AddInspectCommand(app);
 
   try {
     app.parse(argc, argv);

@@ -1,0 +1,262 @@
+#include "apps/vision_inspector.h"
+
+#include <algorithm>
+#include <cmath>
+
+#include <fmt/format.h>
+
+namespace pf::apps {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+double MsSince(Clock::time_point t) { return std::chrono::duration<double, std::milli>(Clock::now() - t).count(); }
+
+// Sample value of channel c of pixel (x, y) converted to the model's channel count, in [0, 1].
+float Sample(const images::Image& img, int x, int y, int c, int64_t model_channels, float scale) {
+  if (img.channels == model_channels) return static_cast<float>(img.at(x, y, c)) * scale;
+  if (img.channels == 1) return static_cast<float>(img.at(x, y, 0)) * scale;  // gray to RGB
+  // RGB to gray (ITU-R BT.601 luma).
+  return (0.299f * static_cast<float>(img.at(x, y, 0)) + 0.587f * static_cast<float>(img.at(x, y, 1)) +
+          0.114f * static_cast<float>(img.at(x, y, 2))) *
+         scale;
+}
+
+}  // namespace
+
+std::string_view VerdictName(Verdict v) {
+  switch (v) {
+    case Verdict::kAccept: return "accept";
+    case Verdict::kReject: return "reject";
+    case Verdict::kUncertain: return "uncertain";
+  }
+  return "?";
+}
+
+Result<std::unique_ptr<VisionInspector>> VisionInspector::Create(std::unique_ptr<engine::Model> model,
+                                                                 const VisionOptions& options) {
+  if (!model) return InvalidArgument("vision: no model");
+  const auto& ins = model->inputs();
+  if (ins.size() != 1 || ins[0].dtype != engine::DType::kFloat || ins[0].shape.size() != 4 ||
+      (ins[0].shape[1] != 1 && ins[0].shape[1] != 3) || ins[0].shape[2] <= 0 || ins[0].shape[3] <= 0)
+    return InvalidArgument("vision: the model must take one float image input [1, C, H, W] with C 1 or 3, not {} {}",
+                           ins.empty() ? "" : ins[0].name, ins.empty() ? "(none)" : engine::ShapeToString(ins[0].shape));
+  if (model->outputs().empty()) return InvalidArgument("vision: the model has no output");
+  std::unique_ptr<VisionInspector> v(new VisionInspector());
+  v->options_ = options;
+  v->input_name_ = ins[0].name;
+  v->output_name_ = model->outputs()[0].name;
+  v->channels_ = ins[0].shape[1];
+  v->height_ = ins[0].shape[2];
+  v->width_ = ins[0].shape[3];
+  const engine::Manifest& m = model->manifest();
+  std::map<std::string, double> class_thresholds;
+  for (const auto& o : m.outputs) {
+    if (o.name != v->output_name_) continue;
+    v->classes_ = o.class_names;
+    class_thresholds = o.thresholds;
+  }
+  if (v->classes_.empty())
+    return InvalidArgument("vision: the manifest names no classes for output '{}' (classification needs them)", v->output_name_);
+  for (const auto& g : options.good_classes) {
+    if (std::find(v->classes_.begin(), v->classes_.end(), g) == v->classes_.end())
+      return InvalidArgument("vision: good class '{}' is not one of the model's classes", g);
+  }
+  auto check = [](double t, const char* name) -> Status {
+    if (!(t > 0 && t <= 1)) return InvalidArgument("vision: {} {} must be in (0, 1]", name, t);
+    return Status::Ok();
+  };
+  PF_RETURN_IF_ERROR(check(options.accept_threshold, "accept_threshold"));
+  PF_RETURN_IF_ERROR(check(options.reject_threshold, "reject_threshold"));
+  for (const auto& c : v->classes_) {
+    const bool good = std::find(options.good_classes.begin(), options.good_classes.end(), c) != options.good_classes.end();
+    v->good_.push_back(good);
+    double t = good ? options.accept_threshold : options.reject_threshold;
+    if (!good && class_thresholds.count(c)) {
+      t = class_thresholds.at(c);
+      PF_RETURN_IF_ERROR(check(t, ("manifest threshold of class " + c).c_str()));
+    }
+    v->thresholds_.push_back(t);
+  }
+  for (const auto& r : options.rois) {
+    if (r.x < 0 || r.y < 0 || r.width <= 0 || r.height <= 0)
+      return InvalidArgument("vision: ROI {},{} {}x{} must have x, y >= 0 and a positive size", r.x, r.y, r.width, r.height);
+  }
+  if (options.expect_bit_depth != 0 && options.expect_bit_depth != 8 && options.expect_bit_depth != 16)
+    return InvalidArgument("vision: expected bit depth {} (0, 8 or 16)", options.expect_bit_depth);
+  // Normalization per channel from the manifest (one value broadcasts).
+  for (const auto& mi : m.inputs) {
+    if (mi.name != v->input_name_ || mi.mean.empty()) continue;
+    if (mi.axis != 1) return InvalidArgument("vision: normalization along axis {} (the channel axis 1 is supported)", mi.axis);
+    for (int64_t c = 0; c < v->channels_; ++c) {
+      const size_t k = mi.mean.size() == 1 ? 0 : static_cast<size_t>(c);
+      if (k >= mi.mean.size() || k >= mi.std.size() || mi.std[k] == 0)
+        return InvalidArgument("vision: normalization of {} values for {} channels", mi.mean.size(), v->channels_);
+      v->mean_.push_back(static_cast<float>(mi.mean[k]));
+      v->inv_std_.push_back(static_cast<float>(1.0 / mi.std[k]));
+    }
+  }
+  v->model_ = std::move(model);
+  return v;
+}
+
+Result<engine::Tensor> VisionInspector::Preprocess(const images::Image& img, const Roi& roi_in) const {
+  Roi roi = roi_in;
+  if (roi.width == 0) roi = {0, 0, img.width, img.height};
+  if (roi.x + roi.width > img.width || roi.y + roi.height > img.height)
+    return InvalidArgument("ROI {},{} {}x{} lies outside the {}x{} image", roi.x, roi.y, roi.width, roi.height, img.width,
+                           img.height);
+  const float scale = 1.0f / static_cast<float>(img.max_value());
+  engine::Tensor t = engine::Tensor::Float({1, channels_, height_, width_});
+  const double sx = static_cast<double>(roi.width) / static_cast<double>(width_);
+  const double sy = static_cast<double>(roi.height) / static_cast<double>(height_);
+  for (int64_t c = 0; c < channels_; ++c) {
+    float* out = t.f.data() + c * height_ * width_;
+    for (int64_t oy = 0; oy < height_; ++oy) {
+      // Half-pixel centres: the source position of output pixel o is (o + 0.5) * s - 0.5.
+      const double fy = std::clamp((oy + 0.5) * sy - 0.5, 0.0, roi.height - 1.0);
+      const int y0 = static_cast<int>(fy);
+      const int y1 = std::min(y0 + 1, roi.height - 1);
+      const auto wy = static_cast<float>(fy - y0);
+      for (int64_t ox = 0; ox < width_; ++ox) {
+        const double fx = std::clamp((ox + 0.5) * sx - 0.5, 0.0, roi.width - 1.0);
+        const int x0 = static_cast<int>(fx);
+        const int x1 = std::min(x0 + 1, roi.width - 1);
+        const auto wx = static_cast<float>(fx - x0);
+        const auto ci = static_cast<int>(c);
+        const float a = Sample(img, roi.x + x0, roi.y + y0, ci, channels_, scale);
+        const float b = wx > 0 ? Sample(img, roi.x + x1, roi.y + y0, ci, channels_, scale) : a;
+        const float top = a + wx * (b - a);
+        float v = top;
+        if (wy > 0) {
+          const float cc = Sample(img, roi.x + x0, roi.y + y1, ci, channels_, scale);
+          const float d = wx > 0 ? Sample(img, roi.x + x1, roi.y + y1, ci, channels_, scale) : cc;
+          v = top + wy * ((cc + wx * (d - cc)) - top);
+        }
+        if (!mean_.empty()) v = (v - mean_[c]) * inv_std_[c];
+        out[oy * width_ + ox] = v;
+      }
+    }
+  }
+  return t;
+}
+
+Inspection VisionInspector::Inspect(std::string_view bytes, const std::string& what, double acquire_ms) {
+  const auto t0 = Clock::now();
+  auto img = images::DecodeImage(bytes, what, options_.limits);
+  const double decode_ms = MsSince(t0);
+  if (!img.ok()) {
+    Inspection r;
+    r.reason = "decode error: " + std::string(img.status().message());
+    r.times.acquire_ms = acquire_ms;
+    r.times.decode_ms = decode_ms;
+    r.times.total_ms = acquire_ms + decode_ms;
+    return r;
+  }
+  return InspectImage(*img, acquire_ms, decode_ms);
+}
+
+Inspection VisionInspector::InspectImage(const images::Image& img, double acquire_ms, double decode_ms) {
+  Inspection r;
+  r.width = img.width;
+  r.height = img.height;
+  r.channels = img.channels;
+  r.bit_depth = img.bit_depth;
+  r.format = std::string(images::ImageFormatName(img.format));
+  r.times.acquire_ms = acquire_ms;
+  r.times.decode_ms = decode_ms;
+  auto finish = [&](Verdict v, std::string reason) {
+    r.verdict = v;
+    r.reason = std::move(reason);
+    r.times.total_ms = r.times.acquire_ms + r.times.decode_ms + r.times.preprocess_ms + r.times.infer_ms;
+    if (options_.deadline_ms > 0 && r.times.total_ms > options_.deadline_ms) {
+      // Late is never "accept": the PLC's cycle moved on, a person decides.
+      r.verdict = Verdict::kUncertain;
+      r.reason = fmt::format("deadline miss: {:.2f} ms over a budget of {:.2f} ms", r.times.total_ms, options_.deadline_ms);
+    }
+    return r;
+  };
+  if (options_.expect_bit_depth != 0 && img.bit_depth != options_.expect_bit_depth)
+    return finish(Verdict::kUncertain, fmt::format("bad input: {}-bit image where {}-bit is expected", img.bit_depth,
+                                                   options_.expect_bit_depth));
+  std::vector<Roi> rois = options_.rois;
+  if (rois.empty()) rois.push_back({0, 0, img.width, img.height});
+  bool any_reject = false, all_accept = true;
+  for (const Roi& roi : rois) {
+    const auto tp = Clock::now();
+    auto x = Preprocess(img, roi);
+    r.times.preprocess_ms += MsSince(tp);
+    if (!x.ok()) return finish(Verdict::kUncertain, "bad input: " + std::string(x.status().message()));
+    const auto ti = Clock::now();
+    engine::TensorMap in;
+    in.emplace(input_name_, std::move(*x));
+    auto out = model_->Run(in);
+    r.times.infer_ms += MsSince(ti);
+    if (!out.ok()) return finish(Verdict::kUncertain, "model error: " + std::string(out.status().message()));
+    const auto it = out->outputs.find(output_name_);
+    if (it == out->outputs.end() || !it->second.is_float() || it->second.f.size() != classes_.size())
+      return finish(Verdict::kUncertain, fmt::format("model error: output '{}' does not hold {} class probabilities",
+                                                     output_name_, classes_.size()));
+    RoiResult rr;
+    rr.roi = roi;
+    rr.probabilities = it->second.f;
+    const auto& p = rr.probabilities;
+    bool finite = true;
+    for (float v : p) finite &= std::isfinite(v);
+    if (!finite) return finish(Verdict::kUncertain, "model error: a class probability is not finite");
+    rr.class_index = static_cast<int>(std::max_element(p.begin(), p.end()) - p.begin());
+    rr.class_name = classes_[rr.class_index];
+    rr.confidence = p[rr.class_index];
+    const bool confident = rr.confidence >= thresholds_[rr.class_index];
+    rr.verdict = !confident ? Verdict::kUncertain : good_[rr.class_index] ? Verdict::kAccept : Verdict::kReject;
+    any_reject |= rr.verdict == Verdict::kReject;
+    all_accept &= rr.verdict == Verdict::kAccept;
+    r.rois.push_back(std::move(rr));
+  }
+  if (any_reject) {
+    const auto& worst = *std::find_if(r.rois.begin(), r.rois.end(), [](const RoiResult& x) { return x.verdict == Verdict::kReject; });
+    return finish(Verdict::kReject, fmt::format("{} at {:.3f}", worst.class_name, worst.confidence));
+  }
+  if (all_accept) return finish(Verdict::kAccept, "");
+  return finish(Verdict::kUncertain, "below the confidence threshold");
+}
+
+images::Image Overlay(const images::Image& image, const Inspection& inspection) {
+  images::Image out;
+  out.width = image.width;
+  out.height = image.height;
+  out.channels = 3;
+  out.bit_depth = 8;
+  out.data.resize(static_cast<size_t>(image.width) * image.height * 3);
+  const int shift = image.bit_depth == 16 ? 8 : 0;
+  for (int y = 0; y < image.height; ++y) {
+    for (int x = 0; x < image.width; ++x) {
+      for (int c = 0; c < 3; ++c) {
+        const int src_c = image.channels == 3 ? c : 0;
+        out.data[(static_cast<size_t>(y) * image.width + x) * 3 + c] = static_cast<uint8_t>(image.at(x, y, src_c) >> shift);
+      }
+    }
+  }
+  auto color = [](Verdict v) -> std::array<uint8_t, 3> {
+    if (v == Verdict::kAccept) return {0, 200, 0};
+    if (v == Verdict::kReject) return {230, 0, 0};
+    return {255, 170, 0};
+  };
+  auto box = [&](Roi r, std::array<uint8_t, 3> col) {
+    const int thick = std::max(1, std::min(image.width, image.height) / 100);
+    for (int y = r.y; y < std::min(r.y + r.height, image.height); ++y) {
+      for (int x = r.x; x < std::min(r.x + r.width, image.width); ++x) {
+        const bool edge = x - r.x < thick || y - r.y < thick || r.x + r.width - 1 - x < thick || r.y + r.height - 1 - y < thick;
+        if (edge) std::copy(col.begin(), col.end(), out.data.begin() + (static_cast<size_t>(y) * image.width + x) * 3);
+      }
+    }
+  };
+  if (inspection.rois.empty()) {
+    box({0, 0, image.width, image.height}, color(inspection.verdict));
+  } else {
+    for (const auto& rr : inspection.rois) box(rr.roi, color(rr.verdict));
+  }
+  return out;
+}
+
+}  // namespace pf::apps

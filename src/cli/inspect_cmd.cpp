@@ -1,0 +1,206 @@
+#include "cli/inspect_cmd.h"
+
+#include <CLI/CLI.hpp>
+#include <algorithm>
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <nlohmann/json.hpp>
+
+#include <fmt/format.h>
+
+#include "apps/vision_inspector.h"
+#include "core/file.h"
+#include "engine/model.h"
+
+namespace pf {
+namespace {
+
+using Json = nlohmann::ordered_json;
+constexpr int kExitBadInput = 2;
+constexpr int kExitFailed = 1;
+
+int Fail(std::ostream& err, const Status& st, int code) {
+  err << "error: " << st.ToString() << "\n";
+  return code;
+}
+
+Result<apps::Roi> ParseRoi(const std::string& s) {
+  apps::Roi r;
+  char c1 = 0, c2 = 0, c3 = 0;
+  std::istringstream in(s);
+  if (!(in >> r.x >> c1 >> r.y >> c2 >> r.width >> c3 >> r.height) || c1 != ',' || c2 != ',' || c3 != ',' || !in.eof())
+    return InvalidArgument("--roi '{}': expected x,y,w,h in pixels", s);
+  return r;
+}
+
+double Pct(std::vector<double> v, double p) {
+  if (v.empty()) return 0;
+  std::sort(v.begin(), v.end());
+  return v[std::min(v.size() - 1, static_cast<size_t>(p * static_cast<double>(v.size())))];
+}
+
+Json InspectionJson(const std::string& path, const apps::Inspection& r) {
+  Json j;
+  j["image"] = path;
+  j["part_id"] = std::filesystem::path(path).stem().string();
+  j["verdict"] = std::string(apps::VerdictName(r.verdict));
+  if (r.rois.size() == 1) {
+    j["class"] = r.rois[0].class_name;
+    j["confidence"] = r.rois[0].confidence;
+  }
+  j["reason"] = r.reason;
+  j["image_info"] = {{"format", r.format}, {"width", r.width}, {"height", r.height}, {"channels", r.channels},
+                     {"bit_depth", r.bit_depth}};
+  j["times_ms"] = {{"acquire", r.times.acquire_ms}, {"decode", r.times.decode_ms}, {"preprocess", r.times.preprocess_ms},
+                   {"infer", r.times.infer_ms}, {"total", r.times.total_ms}};
+  Json rois = Json::array();
+  for (const auto& rr : r.rois) {
+    rois.push_back({{"roi", {rr.roi.x, rr.roi.y, rr.roi.width, rr.roi.height}},
+                    {"verdict", std::string(apps::VerdictName(rr.verdict))},
+                    {"class", rr.class_name},
+                    {"confidence", rr.confidence},
+                    {"probabilities", rr.probabilities}});
+  }
+  j["rois"] = rois;
+  return j;
+}
+
+}  // namespace
+
+int RunInspect(const InspectArgs& a, std::ostream& out, std::ostream& err) {
+  std::vector<std::string> paths = a.images;
+  if (!a.image_list.empty()) {
+    std::ifstream list(a.image_list);
+    if (!list) return Fail(err, NotFound("--image-list {}: cannot open", a.image_list), kExitBadInput);
+    for (std::string line; std::getline(list, line);) {
+      if (!line.empty()) paths.push_back(a.image_dir.empty() ? line : a.image_dir + "/" + line);
+    }
+  }
+  if (paths.empty()) return Fail(err, InvalidArgument("no image: give --image FILE or --image-list LIST"), kExitBadInput);
+  if (!a.overlay.empty() && paths.size() != 1)
+    return Fail(err, InvalidArgument("--overlay takes one --image"), kExitBadInput);
+  apps::VisionOptions o;
+  for (const auto& s : a.rois) {
+    auto r = ParseRoi(s);
+    if (!r.ok()) return Fail(err, r.status(), kExitBadInput);
+    o.rois.push_back(*r);
+  }
+  o.good_classes = a.good;
+  o.accept_threshold = a.accept_threshold;
+  o.reject_threshold = a.reject_threshold;
+  o.deadline_ms = a.deadline_ms;
+  o.expect_bit_depth = a.expect_bits;
+  engine::ModelOptions mo;
+  mo.threads = a.threads;
+  auto model = engine::LoadModel(a.model, mo);
+  if (!model.ok()) return Fail(err, model.status().WithContext("--model"), kExitBadInput);
+  auto inspector = apps::VisionInspector::Create(std::move(*model), o);
+  if (!inspector.ok()) return Fail(err, inspector.status().WithContext(a.model), kExitBadInput);
+  const auto& classes = (*inspector)->classes();
+  const size_t nc = classes.size();
+  std::vector<std::vector<int>> confusion(nc, std::vector<int>(nc, 0));
+  int labelled = 0, right = 0;
+  std::map<std::string, int> verdicts;
+  std::vector<double> t_decode, t_pre, t_infer, t_total;
+  Json all = Json::array();
+  for (const auto& path : paths) {
+    const auto t0 = std::chrono::steady_clock::now();
+    auto bytes = ReadFileBytes(path);
+    const double acquire = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+    apps::Inspection r;
+    if (!bytes.ok()) {
+      r.reason = "acquire error: " + std::string(bytes.status().message());
+    } else {
+      r = (*inspector)->Inspect(*bytes, path, acquire);
+    }
+    ++verdicts[std::string(apps::VerdictName(r.verdict))];
+    t_decode.push_back(r.times.decode_ms);
+    t_pre.push_back(r.times.preprocess_ms);
+    t_infer.push_back(r.times.infer_ms);
+    t_total.push_back(r.times.total_ms);
+    const std::string stem = std::filesystem::path(path).stem().string();
+    const auto label = std::find(classes.begin(), classes.end(), stem.substr(0, stem.rfind('_')));
+    if (label != classes.end() && r.rois.size() == 1) {
+      ++labelled;
+      const int truth = static_cast<int>(label - classes.begin());
+      right += r.rois[0].class_index == truth;
+      ++confusion[truth][r.rois[0].class_index];
+    }
+    if (!a.overlay.empty() && bytes.ok()) {
+      auto img = images::DecodeImage(*bytes, path, o.limits);
+      if (img.ok()) {
+        auto png = images::EncodePng(apps::Overlay(*img, r));
+        std::ofstream f(a.overlay, std::ios::binary);
+        if (!png.ok() || !(f << *png) || !f.flush())
+          return Fail(err, Internal("--overlay {}: cannot write", a.overlay), kExitFailed);
+      }
+    }
+    all.push_back(InspectionJson(path, r));
+  }
+  if (paths.size() == 1) {
+    if (a.json) {
+      out << all[0].dump(2) << "\n";
+    } else {
+      const Json& j = all[0];
+      out << fmt::format("{}: {}", paths[0], j["verdict"].get<std::string>());
+      if (j.contains("class")) out << fmt::format(" ({} {:.3f})", j["class"].get<std::string>(), j["confidence"].get<double>());
+      if (!j["reason"].get<std::string>().empty()) out << " - " << j["reason"].get<std::string>();
+      out << fmt::format("; {:.2f} ms (decode {:.2f}, preprocess {:.2f}, infer {:.2f})\n", j["times_ms"]["total"].get<double>(),
+                         j["times_ms"]["decode"].get<double>(), j["times_ms"]["preprocess"].get<double>(),
+                         j["times_ms"]["infer"].get<double>());
+    }
+    return 0;
+  }
+  Json summary{{"images", paths.size()}, {"verdicts", verdicts}, {"labelled", labelled}};
+  if (labelled > 0) {
+    summary["accuracy"] = static_cast<double>(right) / labelled;
+    summary["classes"] = classes;
+    summary["confusion"] = confusion;  // rows: true class, columns: predicted
+  }
+  summary["latency_ms"] = {{"decode_p50", Pct(t_decode, 0.5)},   {"preprocess_p50", Pct(t_pre, 0.5)},
+                           {"infer_p50", Pct(t_infer, 0.5)},     {"total_p50", Pct(t_total, 0.5)},
+                           {"total_p99", Pct(t_total, 0.99)},    {"total_max", Pct(t_total, 1.0)}};
+  if (a.json) {
+    out << Json{{"summary", summary}, {"inspections", all}}.dump(2) << "\n";
+    return 0;
+  }
+  for (const auto& j : all) {
+    out << fmt::format("{}: {}{}\n", j["image"].get<std::string>(), j["verdict"].get<std::string>(),
+                       j.contains("class") ? " (" + j["class"].get<std::string>() + ")" : "");
+  }
+  out << fmt::format("{} images: {} accept, {} reject, {} uncertain; total p50 {:.2f} ms, p99 {:.2f} ms\n", paths.size(),
+                     verdicts["accept"], verdicts["reject"], verdicts["uncertain"], Pct(t_total, 0.5), Pct(t_total, 0.99));
+  if (labelled > 0) {
+    out << fmt::format("accuracy on {} labelled: {:.2f} %\nconfusion (rows true, columns predicted):\n", labelled,
+                       100.0 * right / labelled);
+    for (size_t t = 0; t < nc; ++t) {
+      out << fmt::format("  {:>16}", classes[t]);
+      for (size_t p = 0; p < nc; ++p) out << fmt::format(" {:4d}", confusion[t][p]);
+      out << "\n";
+    }
+  }
+  return 0;
+}
+
+void AddInspectCommand(CLI::App& app) {
+  auto a = std::make_shared<InspectArgs>();
+  auto* c = app.add_subcommand("inspect", "inspect images with a vision model: class, fail-safe verdict, timing per stage");
+  c->add_option("--model", a->model, "vision model (.onnx; int8 QDQ from `model quantize`)")->required();
+  c->add_option("--image", a->images, "image file (PNG, JPEG, BMP, PGM/PPM); repeat for several");
+  c->add_option("--image-list", a->image_list, "file with one image path per line (e.g. a split list)");
+  c->add_option("--image-dir", a->image_dir, "directory the --image-list paths are relative to");
+  c->add_flag("--json", a->json, "JSON output");
+  c->add_option("--overlay", a->overlay, "write the image with the ROI boxes coloured by verdict (PNG)");
+  c->add_option("--roi", a->rois, "region of interest x,y,w,h in pixels; repeat for several (default: whole image)");
+  c->add_option("--good", a->good, "a class that means a good part; repeat for several");
+  c->add_option("--accept-threshold", a->accept_threshold, "probability a good class needs to accept")->capture_default_str();
+  c->add_option("--reject-threshold", a->reject_threshold, "probability a defect class needs to reject")->capture_default_str();
+  c->add_option("--deadline-ms", a->deadline_ms, "cycle budget; a later verdict is uncertain (0: none)")->capture_default_str();
+  c->add_option("--expect-bits", a->expect_bits, "expected bit depth, 8 or 16 (0: any)")->capture_default_str();
+  c->add_option("--threads", a->threads, "inference threads")->capture_default_str();
+  c->callback([a] { std::exit(RunInspect(*a, std::cout, std::cerr)); });
+}
+
+}  // namespace pf

@@ -1,0 +1,42 @@
+#pragma once
+// `plantfloor inspect`: one or many images through a vision model (apps::VisionInspector) and the
+// fail-safe verdict, the way the station judges a part.
+//   plantfloor inspect --model M.onnx --image FILE [--image FILE ...] [--json] [--overlay OUT.png]
+//                      [--roi x,y,w,h ...] [--good CLASS ...] [--accept-threshold P] [--reject-threshold P]
+//                      [--deadline-ms MS] [--expect-bits 8|16]
+//   plantfloor inspect --model M.onnx --image-list LIST --image-dir DIR --json   (a labelled set)
+// The part id is the file's stem. Labels (for accuracy and the confusion matrix) come from file names
+// <class>_<n>.<ext> when <class> is one of the model's classes. One image: the inspection (JSON object
+// with verdict, class, confidence, probabilities, reason, times per stage, rois). Several: every
+// inspection and a summary (counts per verdict, accuracy, confusion matrix, latency p50/p99 per stage).
+// Exit codes: 0 inspected (whatever the verdicts), 2 bad arguments or a model the station cannot use,
+// 1 anything else (e.g. the overlay cannot be written). A bad image is an "uncertain" verdict, not an
+// exit code: the station keeps running.
+#include <iosfwd>
+#include <string>
+#include <vector>
+
+namespace CLI {
+class App;
+}
+
+namespace pf {
+
+struct InspectArgs {
+  std::string model;
+  std::vector<std::string> images;
+  std::string image_list, image_dir;
+  bool json = false;
+  std::string overlay;                 // PNG (single image)
+  std::vector<std::string> rois;       // "x,y,w,h"
+  std::vector<std::string> good;
+  double accept_threshold = 0.9, reject_threshold = 0.9;
+  double deadline_ms = 0;
+  int expect_bits = 0;
+  int threads = 1;
+};
+
+int RunInspect(const InspectArgs& args, std::ostream& out, std::ostream& err);
+void AddInspectCommand(CLI::App& app);
+
+}  // namespace pf
