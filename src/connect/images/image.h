@@ -39,7 +39,7 @@ struct Image {
 };
 
 struct DecodeLimits {
-  int64_t max_pixels = 5'000'000;  // 5 MP (a 2448 x 2048 sensor is 5 013 504: set 5.1 MP for it)
+  int64_t max_pixels = 2448 * 2048;  // a "5 MP" machine-vision sensor (5 013 504 pixels)
   int max_side = 16384;
 };
 
