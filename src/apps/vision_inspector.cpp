@@ -260,3 +260,45 @@ images::Image Overlay(const images::Image& image, const Inspection& inspection) 
 }
 
 }  // namespace pf::apps
+
+namespace pf::apps {
+
+int ReasonCode(const Inspection& r) {
+  const std::string& s = r.reason;
+  if (r.verdict == Verdict::kAccept || r.verdict == Verdict::kReject) return 0;
+  if (s.rfind("decode error", 0) == 0) return 1;
+  if (s.rfind("deadline miss", 0) == 0) return 2;
+  if (s.rfind("model error", 0) == 0) return 3;
+  if (s.rfind("bad input", 0) == 0) return 4;
+  if (s.rfind("below the confidence", 0) == 0) return 5;
+  if (s.rfind("acquire error", 0) == 0) return 6;
+  return 0;
+}
+
+std::vector<uint16_t> VerdictRegisters(uint32_t sequence, const Inspection& r, const std::string& part_id) {
+  std::vector<uint16_t> v(kVerdictRegisters, 0);
+  v[0] = static_cast<uint16_t>(sequence >> 16);
+  v[1] = static_cast<uint16_t>(sequence & 0xffff);
+  v[2] = static_cast<uint16_t>(r.verdict == Verdict::kAccept ? 1 : r.verdict == Verdict::kReject ? 2 : 3);
+  const RoiResult* shown = nullptr;
+  for (const auto& rr : r.rois) {
+    if (rr.verdict == Verdict::kReject) {
+      shown = &rr;
+      break;
+    }
+  }
+  if (!shown && !r.rois.empty()) shown = &r.rois.front();
+  if (shown && shown->class_index >= 0) {
+    v[3] = static_cast<uint16_t>(shown->class_index + 1);
+    v[4] = static_cast<uint16_t>(std::lround(std::clamp(shown->confidence, 0.0, 1.0) * 10000));
+  }
+  v[5] = static_cast<uint16_t>(std::min(65535.0, std::round(r.times.total_ms * 100)));
+  v[6] = static_cast<uint16_t>(ReasonCode(r));
+  for (size_t k = 0; k < part_id.size() && k < 32; ++k) {
+    const auto c = static_cast<uint8_t>(part_id[k]);
+    v[8 + k / 2] |= static_cast<uint16_t>(k % 2 == 0 ? c << 8 : c);
+  }
+  return v;
+}
+
+}  // namespace pf::apps

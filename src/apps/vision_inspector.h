@@ -102,3 +102,23 @@ class VisionInspector {
 images::Image Overlay(const images::Image& image, const Inspection& inspection);
 
 }  // namespace pf::apps
+
+namespace pf::apps {
+
+// The verdict register map the station serves over Modbus TCP for the PLC to poll (holding registers,
+// also readable as input registers; docs/schema.md "Vision verdict registers"):
+//   0-1   sequence number of the inspection (uint32, high word first); changes last-in-first-seen
+//   2     verdict: 0 none yet, 1 accept, 2 reject, 3 uncertain
+//   3     class index + 1 of the (first rejecting, else first) ROI; 0 none
+//   4     its confidence x 10000
+//   5     total time, 0.01 ms units (saturates at 65535)
+//   6     reason: 0 none, 1 decode error, 2 deadline miss, 3 model error, 4 bad input,
+//         5 below the confidence threshold, 6 acquire error
+//   7     heartbeat: +1 per second while the station runs (a frozen value means a dead station)
+//   8-23  part id, ASCII, two characters per register (first in the high byte), NUL padded, 32 at most
+constexpr int kVerdictRegisters = 24;
+constexpr int kHeartbeatRegister = 7;
+std::vector<uint16_t> VerdictRegisters(uint32_t sequence, const Inspection& inspection, const std::string& part_id);
+int ReasonCode(const Inspection& inspection);
+
+}  // namespace pf::apps

@@ -2,6 +2,8 @@
 
 #include <CLI/CLI.hpp>
 #include <algorithm>
+#include <atomic>
+#include <csignal>
 #include <chrono>
 #include <filesystem>
 #include <fstream>
@@ -13,6 +15,7 @@
 #include "apps/vision_inspector.h"
 #include "core/file.h"
 #include "engine/model.h"
+#include "runtime/vision_station.h"
 
 namespace pf {
 namespace {
@@ -69,6 +72,32 @@ Json InspectionJson(const std::string& path, const apps::Inspection& r) {
 
 }  // namespace
 
+std::atomic<bool> g_stop{false};
+void OnStopSignal(int) { g_stop.store(true); }
+
+int RunStation(const InspectArgs& a, std::unique_ptr<apps::VisionInspector> inspector, std::ostream& out, std::ostream& err) {
+  StationOptions so;
+  so.folder.dir = a.watch;
+  so.folder.settle_ms = a.settle_ms;
+  so.folder.keep_done = !a.delete_done;
+  so.journal = a.journal;
+  so.modbus_host = a.modbus_host;
+  so.modbus_port = a.modbus_port;
+  auto station = VisionStation::Create(std::move(inspector), so);
+  if (!station.ok()) return Fail(err, station.status().WithContext("--watch"), kExitBadInput);
+  std::signal(SIGTERM, OnStopSignal);
+  std::signal(SIGINT, OnStopSignal);
+  out << fmt::format("READY watch={} modbus={}\n", a.watch,
+                     (*station)->modbus_port() >= 0 ? fmt::format("{}:{}", a.modbus_host, (*station)->modbus_port()) : "off")
+      << std::flush;
+  Status st = (*station)->Run(g_stop, [&out](const std::string& line) { out << line << "\n" << std::flush; });
+  const auto& c = (*station)->counters();
+  err << fmt::format("station stopped: {} inspected ({} accept, {} reject, {} uncertain), {} finished from before a restart\n",
+                     c.inspected, c.accept, c.reject, c.uncertain, c.recovered);
+  if (!st.ok()) return Fail(err, st, kExitFailed);
+  return 0;
+}
+
 int RunInspect(const InspectArgs& a, std::ostream& out, std::ostream& err) {
   std::vector<std::string> paths = a.images;
   if (!a.image_list.empty()) {
@@ -78,7 +107,9 @@ int RunInspect(const InspectArgs& a, std::ostream& out, std::ostream& err) {
       if (!line.empty()) paths.push_back(a.image_dir.empty() ? line : a.image_dir + "/" + line);
     }
   }
-  if (paths.empty()) return Fail(err, InvalidArgument("no image: give --image FILE or --image-list LIST"), kExitBadInput);
+  if (paths.empty() && a.watch.empty())
+    return Fail(err, InvalidArgument("no image: give --image FILE, --image-list LIST or --watch DIR"), kExitBadInput);
+  if (!paths.empty() && !a.watch.empty()) return Fail(err, InvalidArgument("--watch takes no --image"), kExitBadInput);
   if (!a.overlay.empty() && paths.size() != 1)
     return Fail(err, InvalidArgument("--overlay takes one --image"), kExitBadInput);
   apps::VisionOptions o;
@@ -98,6 +129,7 @@ int RunInspect(const InspectArgs& a, std::ostream& out, std::ostream& err) {
   if (!model.ok()) return Fail(err, model.status().WithContext("--model"), kExitBadInput);
   auto inspector = apps::VisionInspector::Create(std::move(*model), o);
   if (!inspector.ok()) return Fail(err, inspector.status().WithContext(a.model), kExitBadInput);
+  if (!a.watch.empty()) return RunStation(a, std::move(*inspector), out, err);
   const auto& classes = (*inspector)->classes();
   const size_t nc = classes.size();
   std::vector<std::vector<int>> confusion(nc, std::vector<int>(nc, 0));
@@ -200,6 +232,13 @@ void AddInspectCommand(CLI::App& app) {
   c->add_option("--deadline-ms", a->deadline_ms, "cycle budget; a later verdict is uncertain (0: none)")->capture_default_str();
   c->add_option("--expect-bits", a->expect_bits, "expected bit depth, 8 or 16 (0: any)")->capture_default_str();
   c->add_option("--threads", a->threads, "inference threads")->capture_default_str();
+  c->add_option("--watch", a->watch, "station: inspect every complete image arriving in this folder until stopped");
+  c->add_option("--modbus-port", a->modbus_port, "station: serve the verdict registers on this TCP port (0: a free one)");
+  c->add_option("--modbus-host", a->modbus_host, "station: address of the register map")->capture_default_str();
+  c->add_option("--settle-ms", a->settle_ms, "station: a file still open is complete when its size is stable this long")
+      ->capture_default_str();
+  c->add_option("--journal", a->journal, "station: JSON-lines record of every inspection (default <folder>/.plantfloor-inspections.jsonl)");
+  c->add_flag("--delete-done", a->delete_done, "station: delete inspected files instead of moving them to .done/");
   c->callback([a] { std::exit(RunInspect(*a, std::cout, std::cerr)); });
 }
 

@@ -5,6 +5,9 @@
 //                      [--roi x,y,w,h ...] [--good CLASS ...] [--accept-threshold P] [--reject-threshold P]
 //                      [--deadline-ms MS] [--expect-bits 8|16]
 //   plantfloor inspect --model M.onnx --image-list LIST --image-dir DIR --json   (a labelled set)
+//   plantfloor inspect --model M.onnx --watch DIR [--modbus-port P] [--settle-ms MS] [--journal FILE]
+//                      (a station: runtime/vision_station.h; prints "READY modbus=HOST:PORT" and one
+//                      journal line per inspection; SIGTERM/SIGINT stop it)
 // The part id is the file's stem. Labels (for accuracy and the confusion matrix) come from file names
 // <class>_<n>.<ext> when <class> is one of the model's classes. One image: the inspection (JSON object
 // with verdict, class, confidence, probabilities, reason, times per stage, rois). Several: every
@@ -34,6 +37,13 @@ struct InspectArgs {
   double deadline_ms = 0;
   int expect_bits = 0;
   int threads = 1;
+  // station
+  std::string watch;
+  int modbus_port = -1;
+  std::string modbus_host = "127.0.0.1";
+  int settle_ms = 500;
+  std::string journal;
+  bool delete_done = false;
 };
 
 int RunInspect(const InspectArgs& args, std::ostream& out, std::ostream& err);
