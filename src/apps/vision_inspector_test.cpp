@@ -1,6 +1,5 @@
-// VisionInspector on a model built in memory whose answer is known: x [1,1,4,4] -> GlobalAveragePool ->
-// Flatten -> Gemm -> Softmax over ("good", "dark"): logits (10 (m - 0.5), -10 (m - 0.5)) for the mean
-// brightness m of the normalized input. White parts are good, black parts dark, mid-gray undecided.
+// VisionInspector on a model whose answer is known (apps/vision_test_model.h, 4x4 input): white parts
+// are good, black parts dark, mid-gray undecided.
 #include "apps/vision_inspector.h"
 
 #include <gtest/gtest.h>
@@ -11,62 +10,14 @@
 
 #include <fmt/format.h>
 
-#include "engine/manifest.h"
+#include "apps/vision_test_model.h"
 #include "engine/model.h"
 
 namespace pf::apps {
 namespace {
 
-void Value(onnx::ValueInfoProto* v, const std::string& name, std::vector<int64_t> dims) {
-  v->set_name(name);
-  auto* tt = v->mutable_type()->mutable_tensor_type();
-  tt->set_elem_type(onnx::TensorProto::FLOAT);
-  for (int64_t d : dims) tt->mutable_shape()->add_dim()->set_dim_value(d);
-}
-
-void Init(onnx::GraphProto* g, const std::string& name, std::vector<int64_t> dims, std::vector<float> v) {
-  auto* t = g->add_initializer();
-  t->set_name(name);
-  t->set_data_type(onnx::TensorProto::FLOAT);
-  for (int64_t d : dims) t->add_dims(d);
-  for (float f : v) t->add_float_data(f);
-}
-
-void Node(onnx::GraphProto* g, const std::string& op, std::vector<std::string> in, std::string out) {
-  auto* n = g->add_node();
-  n->set_name(out);
-  n->set_op_type(op);
-  for (auto& s : in) n->add_input(s);
-  n->add_output(out);
-}
-
-// last: "Softmax" (probabilities) or "DivByZero" (infinite outputs: a model that fails numerically).
-std::string BrightnessModel(const std::string& last = "Softmax", const std::string& extra_manifest = "") {
-  onnx::ModelProto m;
-  m.set_ir_version(7);
-  m.add_opset_import()->set_version(13);
-  auto* g = m.mutable_graph();
-  Value(g->add_input(), "image", {1, 1, 4, 4});
-  Init(g, "W", {1, 2}, {10, -10});
-  Init(g, "B", {2}, {-5, 5});
-  Node(g, "GlobalAveragePool", {"image"}, "gap");
-  Node(g, "Flatten", {"gap"}, "flat");
-  Node(g, "Gemm", {"flat", "W", "B"}, "logits");
-  if (last == "DivByZero") {
-    Node(g, "Sub", {"logits", "logits"}, "zero");
-    Node(g, "Div", {"logits", "zero"}, "probs");
-  } else {
-    Node(g, last, {"logits"}, "probs");
-  }
-  Value(g->add_output(), "probs", {1, 2});
-  const std::string hash = *engine::OnnxModelHash(m.SerializeAsString());
-  auto* p = m.add_metadata_props();
-  p->set_key("pf.manifest");
-  p->set_value(fmt::format(R"({{"manifest_version": 1, "name": "brightness", "version": "1.0.0", "model_sha256": "{}",
-    "inputs": [{{"name": "image", "dtype": "float", "shape": [1, 1, 4, 4]{}}}],
-    "outputs": [{{"name": "probs", "class_names": ["good", "dark"]}}]}})",
-                           hash, extra_manifest));
-  return m.SerializeAsString();
+std::string BrightnessModel(const std::string& last = "Softmax", const std::string& extra = "") {
+  return testing::BrightnessModel(4, last, extra);
 }
 
 std::unique_ptr<VisionInspector> Make(VisionOptions o, const std::string& model_bytes = BrightnessModel()) {
@@ -87,11 +38,7 @@ images::Image Flat(int w, int h, uint8_t value, int channels = 1) {
   return img;
 }
 
-std::string Pgm(int w, int h, uint8_t value) {
-  std::string s = fmt::format("P5\n{} {}\n255\n", w, h);
-  s.append(static_cast<size_t>(w) * h, static_cast<char>(value));
-  return s;
-}
+std::string Pgm(int w, int h, uint8_t value) { return testing::FlatPgm(w, h, value); }
 
 TEST(VisionInspector, BilinearDownscaleAveragesPairsAndNormalizes) {
   auto v = Make({}, BrightnessModel("Softmax", R"(, "normalization": {"mean": [0.5], "std": [0.25], "axis": 1})"));

@@ -15,6 +15,7 @@
 #include "apps/vision_inspector.h"
 #include "core/file.h"
 #include "engine/model.h"
+#include "api/api_server.h"
 #include "runtime/vision_station.h"
 
 namespace pf {
@@ -83,17 +84,33 @@ int RunStation(const InspectArgs& a, std::unique_ptr<apps::VisionInspector> insp
   so.journal = a.journal;
   so.modbus_host = a.modbus_host;
   so.modbus_port = a.modbus_port;
+  so.audit_rate = a.audit_rate;
+  so.review_budget_bytes = static_cast<int64_t>(a.review_budget_mb * 1024 * 1024);
   auto station = VisionStation::Create(std::move(inspector), so);
   if (!station.ok()) return Fail(err, station.status().WithContext("--watch"), kExitBadInput);
+  std::unique_ptr<ApiServer> api;
+  if (a.http_port >= 0) {
+    ApiServerOptions ao;
+    ao.host = a.http_host;
+    ao.port = a.http_port;
+    ao.threads = 2;
+    ao.payload_max_bytes = 64u << 20;  // a 5 MP image, even as BMP
+    api = std::make_unique<ApiServer>(ao, nullptr);
+    if (Status st = (*station)->AddRoutes(*api); !st.ok()) return Fail(err, st, kExitFailed);
+    if (Status st = api->Start(); !st.ok()) return Fail(err, st.WithContext("--http-port"), kExitBadInput);
+  }
   std::signal(SIGTERM, OnStopSignal);
   std::signal(SIGINT, OnStopSignal);
-  out << fmt::format("READY watch={} modbus={}\n", a.watch,
-                     (*station)->modbus_port() >= 0 ? fmt::format("{}:{}", a.modbus_host, (*station)->modbus_port()) : "off")
+  out << fmt::format("READY watch={} modbus={} http={}\n", a.watch,
+                     (*station)->modbus_port() >= 0 ? fmt::format("{}:{}", a.modbus_host, (*station)->modbus_port()) : "off",
+                     api ? fmt::format("{}:{}", a.http_host, api->port()) : "off")
       << std::flush;
   Status st = (*station)->Run(g_stop, [&out](const std::string& line) { out << line << "\n" << std::flush; });
-  const auto& c = (*station)->counters();
-  err << fmt::format("station stopped: {} inspected ({} accept, {} reject, {} uncertain), {} finished from before a restart\n",
-                     c.inspected, c.accept, c.reject, c.uncertain, c.recovered);
+  if (api) api->Stop();
+  const auto c = (*station)->counters();
+  err << fmt::format("station stopped: {} inspected ({} accept, {} reject, {} uncertain; {} uploaded), {} finished from "
+                     "before a restart\n",
+                     c.inspected, c.accept, c.reject, c.uncertain, c.uploads, c.recovered);
   if (!st.ok()) return Fail(err, st, kExitFailed);
   return 0;
 }
@@ -239,6 +256,11 @@ void AddInspectCommand(CLI::App& app) {
       ->capture_default_str();
   c->add_option("--journal", a->journal, "station: JSON-lines record of every inspection (default <folder>/.plantfloor-inspections.jsonl)");
   c->add_flag("--delete-done", a->delete_done, "station: delete inspected files instead of moving them to .done/");
+  c->add_option("--http-port", a->http_port, "station: serve POST /api/v1/inspect and the inspector's verdicts (0: a free port)");
+  c->add_option("--http-host", a->http_host, "station: address of the HTTP API")->capture_default_str();
+  c->add_option("--audit-rate", a->audit_rate, "station: share of accepted parts also sent to the inspector")->capture_default_str();
+  c->add_option("--review-budget-mb", a->review_budget_mb, "station: disk for images kept for review (.review/)")
+      ->capture_default_str();
   c->callback([a] { std::exit(RunInspect(*a, std::cout, std::cerr)); });
 }
 

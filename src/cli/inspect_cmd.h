@@ -6,8 +6,9 @@
 //                      [--deadline-ms MS] [--expect-bits 8|16]
 //   plantfloor inspect --model M.onnx --image-list LIST --image-dir DIR --json   (a labelled set)
 //   plantfloor inspect --model M.onnx --watch DIR [--modbus-port P] [--settle-ms MS] [--journal FILE]
-//                      (a station: runtime/vision_station.h; prints "READY modbus=HOST:PORT" and one
-//                      journal line per inspection; SIGTERM/SIGINT stop it)
+//                      [--http-port P] [--audit-rate 0.01] [--review-budget-mb 256]
+//                      (a station: runtime/vision_station.h; prints "READY watch=DIR modbus=HOST:PORT
+//                      http=HOST:PORT" and one journal line per inspection; SIGTERM/SIGINT stop it)
 // The part id is the file's stem. Labels (for accuracy and the confusion matrix) come from file names
 // <class>_<n>.<ext> when <class> is one of the model's classes. One image: the inspection (JSON object
 // with verdict, class, confidence, probabilities, reason, times per stage, rois). Several: every
@@ -44,6 +45,10 @@ struct InspectArgs {
   int settle_ms = 500;
   std::string journal;
   bool delete_done = false;
+  int http_port = -1;                  // station: POST /api/v1/inspect and the inspector's verdicts (-1 off, 0 free)
+  std::string http_host = "127.0.0.1";
+  double audit_rate = 0.01;
+  double review_budget_mb = 256;
 };
 
 int RunInspect(const InspectArgs& args, std::ostream& out, std::ostream& err);

@@ -13,52 +13,13 @@
 
 #include <fmt/format.h>
 
-#include "engine/manifest.h"
+#include "apps/vision_test_model.h"
 #include "testing.h"
 
 namespace pf {
 namespace {
 
-std::string BrightnessModel() {
-  onnx::ModelProto m;
-  m.set_ir_version(7);
-  m.add_opset_import()->set_version(13);
-  auto* g = m.mutable_graph();
-  auto value = [](onnx::ValueInfoProto* v, const std::string& name, std::vector<int64_t> dims) {
-    v->set_name(name);
-    auto* tt = v->mutable_type()->mutable_tensor_type();
-    tt->set_elem_type(onnx::TensorProto::FLOAT);
-    for (int64_t d : dims) tt->mutable_shape()->add_dim()->set_dim_value(d);
-  };
-  auto init = [&](const std::string& name, std::vector<int64_t> dims, std::vector<float> v) {
-    auto* t = g->add_initializer();
-    t->set_name(name);
-    t->set_data_type(onnx::TensorProto::FLOAT);
-    for (int64_t d : dims) t->add_dims(d);
-    for (float f : v) t->add_float_data(f);
-  };
-  auto node = [&](const std::string& op, std::vector<std::string> in, const std::string& out) {
-    auto* n = g->add_node();
-    n->set_op_type(op);
-    for (auto& s : in) n->add_input(s);
-    n->add_output(out);
-  };
-  value(g->add_input(), "image", {1, 1, 8, 8});
-  init("W", {1, 2}, {10, -10});
-  init("B", {2}, {-5, 5});
-  node("GlobalAveragePool", {"image"}, "gap");
-  node("Flatten", {"gap"}, "flat");
-  node("Gemm", {"flat", "W", "B"}, "logits");
-  node("Softmax", {"logits"}, "probs");
-  value(g->add_output(), "probs", {1, 2});
-  const std::string hash = *engine::OnnxModelHash(m.SerializeAsString());
-  auto* p = m.add_metadata_props();
-  p->set_key("pf.manifest");
-  p->set_value(fmt::format(R"({{"manifest_version": 1, "name": "brightness", "version": "1.0.0", "model_sha256": "{}",
-    "inputs": [{{"name": "image", "dtype": "float", "shape": [1, 1, 8, 8]}}],
-    "outputs": [{{"name": "probs", "class_names": ["good", "dark"]}}]}})", hash));
-  return m.SerializeAsString();
-}
+std::string BrightnessModel() { return apps::testing::BrightnessModel(8); }
 
 struct Outcome {
   int code;
@@ -76,7 +37,7 @@ class InspectCmd : public ::testing::Test {
     return path;
   }
   std::string Pgm(const std::string& name, int w, int h, uint8_t v) {
-    return Write(name, fmt::format("P5\n{} {}\n255\n", w, h) + std::string(static_cast<size_t>(w) * h, static_cast<char>(v)));
+    return Write(name, apps::testing::FlatPgm(w, h, v));
   }
   Outcome Run(InspectArgs a) {
     std::ostringstream out, err;

@@ -8,10 +8,8 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
-#include <functional>
 
 #include <fmt/format.h>
-#include <nlohmann/json.hpp>
 
 #include "core/file.h"
 #include "core/log.h"
@@ -19,32 +17,101 @@
 
 namespace pf {
 namespace fs = std::filesystem;
+using Json = nlohmann::json;
+
+namespace {
+
+Result<int> OpenAppend(const std::string& path) {
+  const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+  if (fd < 0) return Unavailable("{}: {}", path, std::strerror(errno));
+  return fd;
+}
+
+// One line, then fdatasync: durable before anyone is told.
+Status AppendLine(int fd, const std::string& path, const std::string& line) {
+  const std::string rec = line + "\n";
+  size_t done = 0;
+  while (done < rec.size()) {
+    const ssize_t n = ::write(fd, rec.data() + done, rec.size() - done);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return Unavailable("{}: write: {}", path, std::strerror(errno));
+    }
+    done += static_cast<size_t>(n);
+  }
+  if (::fdatasync(fd) != 0) return Unavailable("{}: fdatasync: {}", path, std::strerror(errno));
+  return Status::Ok();
+}
+
+// Complete JSON lines of a journal; a torn line (power cut mid-write) is skipped with a warning.
+std::vector<Json> ReadJournal(const std::string& path) {
+  std::vector<Json> out;
+  std::ifstream in(path);
+  int line_no = 0;
+  for (std::string line; std::getline(in, line);) {
+    ++line_no;
+    auto j = Json::parse(line, nullptr, false);
+    if (j.is_discarded() || !j.is_object() || !j.contains("sequence")) {
+      PF_LOG_WARN("{}:{}: not a complete record, ignored", path, line_no);
+      continue;
+    }
+    out.push_back(std::move(j));
+  }
+  return out;
+}
+
+Json IntervalJson(const apps::Interval& i) { return {{"estimate", i.estimate}, {"low95", i.low}, {"high95", i.high}}; }
+
+Json RecordJson(const apps::ReviewRecord& r) {
+  Json j{{"sequence", r.sequence}, {"part_id", r.part_id}, {"verdict", r.verdict}, {"class", r.model_class},
+         {"audit", r.audit}};
+  if (r.agree) {
+    j["inspector"] = {{"agree", *r.agree}, {"label", r.label}, {"good", r.truth_good.value_or(false)}};
+  }
+  return j;
+}
+
+}  // namespace
 
 Result<std::unique_ptr<VisionStation>> VisionStation::Create(std::unique_ptr<apps::VisionInspector> inspector,
                                                              const StationOptions& o) {
   if (!inspector) return InvalidArgument("station: no inspector");
+  if (!(o.audit_rate >= 0 && o.audit_rate <= 1)) return InvalidArgument("station: audit rate {} (0..1)", o.audit_rate);
   std::unique_ptr<VisionStation> s(new VisionStation());
   s->options_ = o;
   if (s->options_.journal.empty()) s->options_.journal = o.folder.dir + "/.plantfloor-inspections.jsonl";
+  if (s->options_.feedback.empty()) s->options_.feedback = o.folder.dir + "/.plantfloor-verdicts.jsonl";
+  s->review_dir_ = o.folder.dir + "/.review";
   PF_ASSIGN_OR_RETURN(s->folder_, images::FolderSource::Open(o.folder));
-  // The journal so far: which claims are already inspected, and the last sequence number.
-  {
-    std::ifstream in(s->options_.journal);
-    int line_no = 0;
-    for (std::string line; std::getline(in, line);) {
-      ++line_no;
-      auto j = nlohmann::json::parse(line, nullptr, false);
-      // A torn last line (power cut mid-write) is not a record: that image is inspected again.
-      if (j.is_discarded() || !j.contains("claim") || !j.contains("sequence")) {
-        PF_LOG_WARN("station journal {}:{}: not a complete record, ignored", s->options_.journal, line_no);
-        continue;
-      }
-      s->journaled_.insert(j["claim"].get<std::string>());
-      s->sequence_ = std::max<uint32_t>(s->sequence_, j["sequence"].get<uint32_t>());
-    }
+  std::error_code ec;
+  fs::create_directories(s->review_dir_, ec);
+  if (ec) return PermissionDenied("station: cannot create {} ({})", s->review_dir_, ec.message());
+  s->book_ = std::make_unique<apps::ReviewBook>(inspector->options().good_classes);
+  // The journals so far: which claims are judged, the last sequence, the review book.
+  for (const Json& j : ReadJournal(s->options_.journal)) {
+    if (!j.contains("verdict")) continue;
+    if (j.contains("claim") && !j["claim"].get<std::string>().empty()) s->journaled_.insert(j["claim"].get<std::string>());
+    const auto seq = j["sequence"].get<uint32_t>();
+    s->sequence_ = std::max(s->sequence_, seq);
+    s->book_->AddInspection({seq, j.value("part_id", ""), j["verdict"].get<std::string>(), j.value("class", ""),
+                             j.value("audit", false)});
   }
-  s->journal_fd_ = ::open(s->options_.journal.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
-  if (s->journal_fd_ < 0) return Unavailable("station journal {}: {}", s->options_.journal, std::strerror(errno));
+  for (const Json& j : ReadJournal(s->options_.feedback)) {
+    auto r = s->book_->AddVerdict(j["sequence"].get<uint32_t>(), j.value("agree", false), j.value("label_given", ""));
+    if (!r.ok()) PF_LOG_WARN("{}: verdict on {} ignored: {}", s->options_.feedback, j["sequence"].dump(), r.status().ToString());
+  }
+  // Review images already kept, oldest (lowest sequence) first.
+  std::vector<std::pair<std::string, int64_t>> kept;
+  for (const auto& e : fs::directory_iterator(s->review_dir_, ec)) {
+    if (e.is_regular_file()) kept.emplace_back(e.path().string(), static_cast<int64_t>(e.file_size()));
+  }
+  std::sort(kept.begin(), kept.end());
+  for (auto& k : kept) {
+    s->review_bytes_ += k.second;
+    s->review_files_.push_back(std::move(k));
+  }
+  PF_ASSIGN_OR_RETURN(s->journal_fd_, OpenAppend(s->options_.journal));
+  PF_ASSIGN_OR_RETURN(s->feedback_fd_, OpenAppend(s->options_.feedback));
   if (o.modbus_port >= 0) {
     PF_ASSIGN_OR_RETURN(s->server_, modbus::RegisterMapServer::Start(o.modbus_host, o.modbus_port, apps::kVerdictRegisters));
   }
@@ -55,40 +122,56 @@ Result<std::unique_ptr<VisionStation>> VisionStation::Create(std::unique_ptr<app
 VisionStation::~VisionStation() {
   if (server_) server_->Stop();
   if (journal_fd_ >= 0) ::close(journal_fd_);
+  if (feedback_fd_ >= 0) ::close(feedback_fd_);
 }
 
-Status VisionStation::AppendJournal(const std::string& line) {
-  const std::string rec = line + "\n";
-  size_t done = 0;
-  while (done < rec.size()) {
-    const ssize_t n = ::write(journal_fd_, rec.data() + done, rec.size() - done);
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      return Unavailable("station journal {}: write: {}", options_.journal, std::strerror(errno));
-    }
-    done += static_cast<size_t>(n);
-  }
-  if (::fdatasync(journal_fd_) != 0) return Unavailable("station journal {}: fdatasync: {}", options_.journal, std::strerror(errno));
-  return Status::Ok();
+StationCounters VisionStation::counters() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return counters_;
 }
 
-Status VisionStation::Process(const images::ClaimedFile& f, const std::function<void(const std::string&)>& on_inspection) {
-  const std::string claim = fs::path(f.path).filename().string();
-  const auto t0 = std::chrono::steady_clock::now();
-  auto bytes = ReadFileBytes(f.path);
-  const double acquire = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
-  apps::Inspection r;
-  if (!bytes.ok()) {
-    r.reason = "acquire error: " + std::string(bytes.status().message());
-  } else {
-    r = inspector_->Inspect(*bytes, f.name, acquire);
+void VisionStation::KeepForReview(uint32_t seq, std::string_view bytes, const apps::Inspection& r) {
+  if (options_.review_budget_bytes <= 0) return;
+  std::string data, path;
+  auto img = images::DecodeImage(bytes, "review", inspector_->options().limits);
+  if (img.ok()) {
+    auto png = images::EncodePng(apps::Overlay(*img, r));
+    if (png.ok()) data = std::move(*png);
+    path = fmt::format("{}/{:010d}.png", review_dir_, seq);
   }
-  const std::string part_id = fs::path(f.name).stem().string();
+  if (data.empty()) {  // undecodable: the bytes as they came, for the person who looks
+    data.assign(bytes.data(), bytes.size());
+    path = fmt::format("{}/{:010d}.bin", review_dir_, seq);
+  }
+  const auto size = static_cast<int64_t>(data.size());
+  if (size > options_.review_budget_bytes) return;
+  while (!review_files_.empty() && review_bytes_ + size > options_.review_budget_bytes) {
+    std::error_code ec;
+    fs::remove(review_files_.front().first, ec);
+    review_bytes_ -= review_files_.front().second;
+    review_files_.pop_front();
+  }
+  std::ofstream f(path, std::ios::binary);
+  if (!(f << data) || !f.flush()) {
+    PF_LOG_WARN("station: cannot keep {} for review", path);
+    return;
+  }
+  review_files_.emplace_back(path, size);
+  review_bytes_ += size;
+}
+
+Result<Json> VisionStation::InspectLocked(std::string_view bytes, const std::string& name, const std::string& part_id,
+                                          const std::string& claim, const std::string& source, double acquire_ms,
+                                          int64_t detected_mono_ns) {
+  apps::Inspection r = inspector_->Inspect(bytes, name, acquire_ms);
   const uint32_t seq = ++sequence_;
+  const std::string pid = part_id.empty() ? fmt::format("upload-{}", seq) : part_id;
+  const bool audit = r.verdict == apps::Verdict::kAccept && apps::AuditSelected(options_.audit_seed, seq, options_.audit_rate);
   nlohmann::ordered_json j;
   j["sequence"] = seq;
-  j["part_id"] = part_id;
-  j["file"] = f.name;
+  j["part_id"] = pid;
+  j["source"] = source;
+  j["file"] = name;
   j["claim"] = claim;
   j["time"] = FormatRfc3339(Now());
   j["verdict"] = std::string(apps::VerdictName(r.verdict));
@@ -97,23 +180,163 @@ Status VisionStation::Process(const images::ClaimedFile& f, const std::function<
     j["confidence"] = r.rois.front().confidence;
   }
   j["reason"] = r.reason;
+  j["audit"] = audit;
   j["total_ms"] = r.times.total_ms;
-  if (f.detected_mono_ns > 0) j["detect_to_verdict_ms"] = static_cast<double>(MonotonicNs() - f.detected_mono_ns) / 1e6;
-  const std::string line = j.dump();
-  PF_RETURN_IF_ERROR(AppendJournal(line));  // durable before anything else sees it
-  journaled_.insert(claim);
-  if (server_) PF_RETURN_IF_ERROR(server_->Set(0, apps::VerdictRegisters(seq, r, part_id)));
+  if (detected_mono_ns > 0) j["detect_to_verdict_ms"] = static_cast<double>(MonotonicNs() - detected_mono_ns) / 1e6;
+  PF_RETURN_IF_ERROR(AppendLine(journal_fd_, options_.journal, j.dump()));  // durable before anyone sees it
+  if (server_) PF_RETURN_IF_ERROR(server_->Set(0, apps::VerdictRegisters(seq, r, pid)));
+  book_->AddInspection({seq, pid, std::string(apps::VerdictName(r.verdict)), r.rois.empty() ? "" : r.rois.front().class_name,
+                        audit});
   ++counters_.inspected;
   ++(r.verdict == apps::Verdict::kAccept ? counters_.accept : r.verdict == apps::Verdict::kReject ? counters_.reject : counters_.uncertain);
+  if (r.verdict != apps::Verdict::kAccept || audit) KeepForReview(seq, bytes, r);
+  return Json::parse(j.dump());
+}
+
+Status VisionStation::Process(const images::ClaimedFile& f, const std::function<void(const std::string&)>& on_inspection) {
+  const std::string claim = fs::path(f.path).filename().string();
+  const auto t0 = std::chrono::steady_clock::now();
+  auto bytes = ReadFileBytes(f.path);
+  const double acquire = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+  std::string line;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    // An unreadable file is judged on no bytes: a decode error, "uncertain", like any bad image.
+    PF_ASSIGN_OR_RETURN(Json j, InspectLocked(bytes.ok() ? std::string_view(*bytes) : std::string_view(), f.name,
+                                              fs::path(f.name).stem().string(), claim, "folder", acquire,
+                                              f.detected_mono_ns));
+    journaled_.insert(claim);
+    line = j.dump();
+  }
   if (on_inspection) on_inspection(line);
   return folder_->Done(f);
+}
+
+Result<Json> VisionStation::InspectUpload(std::string_view bytes, const std::string& part_id) {
+  std::lock_guard<std::mutex> lock(mu_);
+  ++counters_.uploads;
+  return InspectLocked(bytes, part_id.empty() ? "upload" : part_id, part_id, "", "upload", 0, 0);
+}
+
+Result<Json> VisionStation::AddVerdict(uint32_t sequence, bool agree, const std::string& label, const std::string& who) {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (!label.empty()) {
+    const auto& cls = inspector_->classes();
+    if (std::find(cls.begin(), cls.end(), label) == cls.end())
+      return InvalidArgument("class '{}' is not one of the model's classes", label);
+  }
+  PF_ASSIGN_OR_RETURN(apps::ReviewRecord r, book_->AddVerdict(sequence, agree, label));
+  nlohmann::ordered_json j;
+  j["sequence"] = sequence;
+  j["part_id"] = r.part_id;
+  j["time"] = FormatRfc3339(Now());
+  j["inspector"] = who;
+  j["agree"] = agree;
+  j["label_given"] = label;
+  j["model_verdict"] = r.verdict;
+  j["model_class"] = r.model_class;
+  j["label"] = r.label;
+  j["good"] = r.truth_good.value_or(false);
+  j["audit"] = r.audit;
+  Status st = AppendLine(feedback_fd_, options_.feedback, j.dump());
+  if (!st.ok()) return st;  // the book has it; the next start re-reads the file (the verdict may be asked again)
+  return Json::parse(j.dump());
+}
+
+Json VisionStation::Stats() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  const auto s = book_->ComputeStats();
+  return Json{{"inspected", s.inspected},
+              {"accept", s.accept},
+              {"reject", s.reject},
+              {"uncertain", s.uncertain},
+              {"audited", s.audited},
+              {"audit_rate", options_.audit_rate},
+              {"reviewed", {{"rejects", s.reviewed_rejects}, {"audits", s.reviewed_audits}, {"uncertain", s.reviewed_uncertain}}},
+              {"confirmed_rejects", s.confirmed_rejects},
+              {"escapes_found", s.escapes_found},
+              {"uncertain_defective", s.uncertain_defective},
+              {"precision", IntervalJson(s.precision)},
+              {"escape_rate", IntervalJson(s.escape_rate)},
+              {"estimated_escapes", IntervalJson(s.estimated_escapes)},
+              {"recall", IntervalJson(s.recall)}};
+}
+
+Json VisionStation::Queue(size_t limit) const {
+  std::lock_guard<std::mutex> lock(mu_);
+  Json items = Json::array();
+  for (const auto& r : book_->Queue(limit)) {
+    Json j = RecordJson(r);
+    for (const char* ext : {".png", ".bin"}) {
+      const std::string p = fmt::format("{}/{:010d}{}", review_dir_, r.sequence, ext);
+      if (fs::exists(p)) j["image"] = p;
+    }
+    items.push_back(std::move(j));
+  }
+  return Json{{"items", items}, {"next_cursor", nullptr}};
+}
+
+Status VisionStation::AddRoutes(ApiServer& api) {
+  PF_RETURN_IF_ERROR(api.AddRoute(
+      "POST", "/api/v1/inspect",
+      [this](const ApiRequest& req) {
+        if (req.body.empty()) return ApiResponse::Error(InvalidArgument("the request body must be the image bytes"), "body");
+        auto r = InspectUpload(req.body, req.Query("part_id").value_or(""));
+        if (!r.ok()) return ApiResponse::Error(r.status());
+        return ApiResponse::Json(*r);
+      },
+      true));
+  PF_RETURN_IF_ERROR(api.AddRoute(
+      "GET", "/api/v1/inspections",
+      [this](const ApiRequest& req) {
+        size_t limit = 100;
+        if (auto l = req.Query("limit")) {
+          char* end = nullptr;
+          const long v = std::strtol(l->c_str(), &end, 10);
+          if (!end || *end || v < 1 || v > 1000) return ApiResponse::Error(InvalidArgument("limit '{}' (1..1000)", *l), "limit");
+          limit = static_cast<size_t>(v);
+        }
+        return ApiResponse::Json(Queue(limit));
+      },
+      false));
+  PF_RETURN_IF_ERROR(api.AddRoute("GET", "/api/v1/inspections/stats", [this](const ApiRequest&) { return ApiResponse::Json(Stats()); },
+                                  false));
+  PF_RETURN_IF_ERROR(api.AddRoute(
+      "POST", "/api/v1/inspections/{sequence}/verdict",
+      [this](const ApiRequest& req) {
+        const std::string& id = req.Param("sequence");
+        char* end = nullptr;
+        const unsigned long seq = std::strtoul(id.c_str(), &end, 10);
+        if (id.empty() || !end || *end || seq == 0 || seq > UINT32_MAX)
+          return ApiResponse::Error(InvalidArgument("inspection id '{}' is not a sequence number", id), "sequence");
+        auto body = Json::parse(req.body, nullptr, false);
+        if (body.is_discarded() || !body.is_object())
+          return ApiResponse::Error(InvalidArgument("the body must be a JSON object {{\"agree\": true|false, \"class\": \"...\"}}"), "body");
+        if (!body.contains("agree") || !body["agree"].is_boolean())
+          return ApiResponse::Error(InvalidArgument("'agree' must be true or false"), "agree");
+        if (body.contains("class") && !body["class"].is_string())
+          return ApiResponse::Error(InvalidArgument("'class' must be a string"), "class");
+        if (body.contains("inspector") && !body["inspector"].is_string())
+          return ApiResponse::Error(InvalidArgument("'inspector' must be a string"), "inspector");
+        auto r = AddVerdict(static_cast<uint32_t>(seq), body["agree"].get<bool>(), body.value("class", ""),
+                            body.value("inspector", req.remote_addr));
+        if (!r.ok()) return ApiResponse::Error(r.status());
+        return ApiResponse::Json(*r, 201);
+      },
+      true));
+  return Status::Ok();
 }
 
 Status VisionStation::Run(const std::atomic<bool>& stop, const std::function<void(const std::string&)>& on_inspection) {
   for (const auto& f : folder_->Pending()) {
     const std::string claim = fs::path(f.path).filename().string();
-    if (journaled_.count(claim)) {
-      ++counters_.recovered;
+    bool judged;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      judged = journaled_.count(claim) > 0;
+      if (judged) ++counters_.recovered;
+    }
+    if (judged) {
       PF_RETURN_IF_ERROR(folder_->Done(f));  // inspected before the crash: finish, do not judge twice
     } else {
       PF_RETURN_IF_ERROR(Process(f, on_inspection));

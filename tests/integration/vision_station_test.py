@@ -3,7 +3,8 @@
 images at 50 per second, the verdict registers polled by a real Modbus client (pymodbus), and
 `kill -9` of the station halfway, restarted at once on the same port.
 
-Checks: every image written gets exactly one journal line (none lost, none judged twice), the folder
+Afterwards an image is uploaded (POST /api/v1/inspect, verdict in the answer), an inspector's verdict
+posted on it and the statistics read. Checks: every image written gets exactly one journal line (none lost, none judged twice), the folder
 ends empty with every file in .done/, no NEU part is accepted (they are all defects), the classes
 match the file names on >= 95 %, and the Modbus client saw the verdicts. Prints the arrival (rename
 into the folder) to register-update latency as the client measured it, p50/p99.
@@ -31,15 +32,18 @@ def percentile(v, p):
 
 def start_station(pf, model, watch, port):
     p = subprocess.Popen([pf, "inspect", "--model", model, "--watch", watch, "--modbus-port", str(port),
-                          "--settle-ms", "300", "--reject-threshold", "0.5"],
+                          "--settle-ms", "300", "--reject-threshold", "0.5", "--http-port", "0"],
                          stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
                          env=dict(os.environ, OMP_WAIT_POLICY="passive"))
     line = p.stdout.readline()
+    while line and not line.startswith("READY"):  # log lines before it
+        line = p.stdout.readline()
     if not line.startswith("READY"):
         raise SystemExit(f"station did not start: {line!r}")
-    port = int(line.strip().rsplit(":", 1)[1])
+    fields = dict(f.split("=", 1) for f in line.split()[1:])
+    port = int(fields["modbus"].rsplit(":", 1)[1])
     threading.Thread(target=lambda: [None for _ in p.stdout], daemon=True).start()  # drain journal echo
-    return p, port
+    return p, port, fields["http"]
 
 
 def main():
@@ -69,7 +73,7 @@ def main():
     with tempfile.TemporaryDirectory() as tmp:
         watch = os.path.join(tmp, "in")
         os.makedirs(watch)
-        station, port = start_station(pf, model, watch, 0)
+        station, port, http = start_station(pf, model, watch, 0)
         arrival, seen, stop = {}, {}, threading.Event()
 
         def poll():
@@ -123,7 +127,7 @@ def main():
                 station.send_signal(signal.SIGKILL)
                 station.wait()
                 killed_at = k
-                station, port2 = start_station(pf, model, watch, port)
+                station, port2, http = start_station(pf, model, watch, port)
                 assert port2 == port
             delay = t0 + (k + 1) / args.rate - time.monotonic()
             if delay > 0:
@@ -141,6 +145,17 @@ def main():
         time.sleep(0.3)
         stop.set()
         poller.join()
+        # HTTP: an upload answered with its verdict, an inspector's verdict on it, the statistics.
+        import urllib.request
+        cls, data = blobs[0]
+        req = urllib.request.Request(f"http://{http}/api/v1/inspect?part_id=upload-part", data=data, method="POST",
+                                     headers={"Content-Type": "image/jpeg"})
+        up = json.loads(urllib.request.urlopen(req, timeout=10).read())
+        req = urllib.request.Request(f"http://{http}/api/v1/inspections/{up['sequence']}/verdict",
+                                     data=json.dumps({"agree": True, "inspector": "test"}).encode(), method="POST",
+                                     headers={"Content-Type": "application/json"})
+        verdict_status = urllib.request.urlopen(req, timeout=10).status
+        stats = json.loads(urllib.request.urlopen(f"http://{http}/api/v1/inspections/stats", timeout=10).read())
         station.send_signal(signal.SIGTERM)
         station.wait(timeout=10)
         parts = [l["part_id"] for l in lines]
@@ -158,9 +173,13 @@ def main():
                    "arrival_to_register_ms_p50": round(percentile(lat, 0.5), 2),
                    "arrival_to_register_ms_p99": round(percentile(lat, 0.99), 2),
                    "verdicts": {v: sum(1 for l in lines if l["verdict"] == v) for v in ("accept", "reject", "uncertain")}}
+        summary["upload"] = {"verdict": up["verdict"], "class": up.get("class"), "truth": cls,
+                             "verdict_post_status": verdict_status, "stats_inspected": stats["inspected"],
+                             "stats_reviewed_rejects": stats["reviewed"]["rejects"]}
         print(json.dumps(summary, indent=1))
         ok = (len(lines) == total and not dup and not missing and not left and len(done) == total and not accepted
-              and summary["class_accuracy"] >= 0.95 and len(lat) >= total // 2)
+              and summary["class_accuracy"] >= 0.95 and len(lat) >= total // 2 and up["verdict"] != "accept"
+              and verdict_status == 201 and stats["inspected"] == total + 1 and stats["reviewed"]["rejects"] == 1)
         print("PASS" if ok else "FAIL")
         return 0 if ok else 1
 

@@ -1,0 +1,167 @@
+// VisionStation with the brightness model (apps/vision_test_model.h): uploads through the HTTP routes
+// (ApiServer::Handle, no sockets), the inspector's verdicts, the statistics, review images within
+// their budget, the folder loop with the register map, and a restart that keeps sequence and book.
+#include "runtime/vision_station.h"
+
+#include <gtest/gtest.h>
+#include <modbus.h>
+
+#include <filesystem>
+#include <fstream>
+#include <thread>
+
+#include "apps/vision_test_model.h"
+#include "engine/model.h"
+#include "testing.h"
+
+namespace pf {
+namespace {
+
+using apps::testing::FlatPgm;
+using Json = nlohmann::json;
+
+std::unique_ptr<VisionStation> MakeStation(const std::string& dir, double audit_rate, int64_t budget, int modbus_port = -1) {
+  auto m = engine::OnnxModel::Load(apps::testing::BrightnessModel(4), "brightness.onnx", {});
+  EXPECT_TRUE(m.ok());
+  apps::VisionOptions vo;
+  vo.good_classes = {"good"};
+  auto insp = apps::VisionInspector::Create(std::move(*m), vo);
+  EXPECT_TRUE(insp.ok()) << insp.status().ToString();
+  StationOptions so;
+  so.folder.dir = dir;
+  so.folder.settle_ms = 50;
+  so.audit_rate = audit_rate;
+  so.review_budget_bytes = budget;
+  so.modbus_port = modbus_port;
+  auto s = VisionStation::Create(std::move(*insp), so);
+  EXPECT_TRUE(s.ok()) << s.status().ToString();
+  return s.ok() ? std::move(*s) : nullptr;
+}
+
+ApiResponse Call(ApiServer& api, const std::string& method, const std::string& path, const std::string& body = "",
+                 const std::string& query = "") {
+  ApiRequest r;
+  r.method = method;
+  r.body = body;
+  if (!query.empty()) r.query.emplace("part_id", query);
+  return api.Handle(r, path);
+}
+
+TEST(VisionStation, UploadsVerdictsStatsAndRestart) {
+  pf::testing::TempDir dir;
+  {
+    auto st = MakeStation(dir.path(), 1.0, 1 << 20);  // every accept audited
+    ASSERT_TRUE(st);
+    ApiServer api({}, nullptr);
+    ASSERT_TRUE(st->AddRoutes(api).ok());
+    auto good = Call(api, "POST", "/api/v1/inspect", FlatPgm(4, 4, 250), "p-1");
+    ASSERT_EQ(good.status, 200) << good.body;
+    auto gj = Json::parse(good.body);
+    EXPECT_EQ(gj["verdict"], "accept");
+    EXPECT_EQ(gj["part_id"], "p-1");
+    EXPECT_EQ(gj["audit"], true);
+    EXPECT_EQ(gj["sequence"], 1);
+    auto dark = Json::parse(Call(api, "POST", "/api/v1/inspect", FlatPgm(4, 4, 5), "p-2").body);
+    EXPECT_EQ(dark["verdict"], "reject");
+    auto bad = Json::parse(Call(api, "POST", "/api/v1/inspect", "not an image at all", "p-3").body);
+    EXPECT_EQ(bad["verdict"], "uncertain");
+    EXPECT_NE(bad["reason"].get<std::string>().find("decode error"), std::string::npos);
+    EXPECT_EQ(Call(api, "POST", "/api/v1/inspect", "").status, 400);
+    // All three wait for a person; the review images are there (.bin for the undecodable one).
+    auto q = Json::parse(Call(api, "GET", "/api/v1/inspections").body);
+    ASSERT_EQ(q["items"].size(), 3u);
+    EXPECT_EQ(q["items"][0]["sequence"], 3);
+    EXPECT_TRUE(q["items"][0]["image"].get<std::string>().ends_with(".bin"));
+    EXPECT_TRUE(q["items"][1]["image"].get<std::string>().ends_with(".png"));
+    // Verdicts: confirm the reject, the audited accept was a defect (an escape), the uncertain one good.
+    EXPECT_EQ(Call(api, "POST", "/api/v1/inspections/2/verdict", R"({"agree": true})").status, 201);
+    EXPECT_EQ(Call(api, "POST", "/api/v1/inspections/2/verdict", R"({"agree": true})").status, 409);
+    EXPECT_EQ(Call(api, "POST", "/api/v1/inspections/1/verdict", R"({"agree": false, "class": "dark"})").status, 201);
+    EXPECT_EQ(Call(api, "POST", "/api/v1/inspections/3/verdict", R"({"agree": false})").status, 400);  // needs the class
+    EXPECT_EQ(Call(api, "POST", "/api/v1/inspections/3/verdict", R"({"agree": false, "class": "shiny"})").status, 400);
+    EXPECT_EQ(Call(api, "POST", "/api/v1/inspections/3/verdict", R"({"agree": false, "class": "good"})").status, 201);
+    EXPECT_EQ(Call(api, "POST", "/api/v1/inspections/99/verdict", R"({"agree": true})").status, 404);
+    EXPECT_EQ(Call(api, "POST", "/api/v1/inspections/x/verdict", R"({"agree": true})").status, 400);
+    EXPECT_EQ(Call(api, "POST", "/api/v1/inspections/1/verdict", R"([1])").status, 400);
+    auto s = Json::parse(Call(api, "GET", "/api/v1/inspections/stats").body);
+    EXPECT_EQ(s["inspected"], 3);
+    EXPECT_EQ(s["precision"]["estimate"], 1.0);
+    EXPECT_EQ(s["escape_rate"]["estimate"], 1.0);
+    EXPECT_EQ(s["reviewed"]["uncertain"], 1);
+    EXPECT_EQ(s["uncertain_defective"], 0);
+    EXPECT_TRUE(Json::parse(Call(api, "GET", "/api/v1/inspections").body)["items"].empty());
+  }
+  // Restart: the sequence continues and the book is the same.
+  auto st = MakeStation(dir.path(), 1.0, 1 << 20);
+  ApiServer api({}, nullptr);
+  ASSERT_TRUE(st->AddRoutes(api).ok());
+  auto next = Json::parse(Call(api, "POST", "/api/v1/inspect", FlatPgm(4, 4, 5)).body);
+  EXPECT_EQ(next["sequence"], 4);
+  EXPECT_EQ(next["part_id"], "upload-4");
+  auto s = Json::parse(Call(api, "GET", "/api/v1/inspections/stats").body);
+  EXPECT_EQ(s["inspected"], 4);
+  EXPECT_EQ(s["reviewed"]["rejects"], 1);
+  EXPECT_EQ(Call(api, "POST", "/api/v1/inspections/2/verdict", R"({"agree": true})").status, 409);
+}
+
+TEST(VisionStation, ReviewImagesStayWithinTheirBudget) {
+  pf::testing::TempDir dir;
+  auto st = MakeStation(dir.path(), 0.0, 3 * 200);  // room for a few small overlays
+  ASSERT_TRUE(st);
+  for (int k = 0; k < 20; ++k) ASSERT_TRUE(st->InspectUpload(FlatPgm(4, 4, 5), "").ok());
+  int64_t bytes = 0, files = 0;
+  for (const auto& e : std::filesystem::directory_iterator(dir.path() + "/.review")) {
+    bytes += static_cast<int64_t>(e.file_size());
+    ++files;
+  }
+  EXPECT_LE(bytes, 600);
+  EXPECT_GT(files, 0);
+  EXPECT_TRUE(std::filesystem::exists(dir.path() + "/.review/0000000020.png"));  // the newest stays
+  EXPECT_FALSE(std::filesystem::exists(dir.path() + "/.review/0000000001.png"));
+}
+
+TEST(VisionStation, FolderImagesReachTheRegisters) {
+  pf::testing::TempDir dir;
+  auto st = MakeStation(dir.path(), 0.0, 0, 0);
+  ASSERT_TRUE(st);
+  ASSERT_GT(st->modbus_port(), 0);
+  std::atomic<bool> stop{false};
+  std::vector<std::string> lines;
+  std::mutex mu;
+  std::thread t([&] {
+    EXPECT_TRUE(st->Run(stop, [&](const std::string& l) {
+                    std::lock_guard<std::mutex> lock(mu);
+                    lines.push_back(l);
+                  }).ok());
+  });
+  std::ofstream(dir.path() + "/.w.tmp", std::ios::binary) << FlatPgm(4, 4, 5);
+  std::filesystem::rename(dir.path() + "/.w.tmp", dir.path() + "/AB-17.pgm");
+  for (int k = 0; k < 100; ++k) {
+    {
+      std::lock_guard<std::mutex> lock(mu);
+      if (!lines.empty()) break;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  // What the PLC reads: sequence 1, reject, class "dark" (index 1 + 1), part id "AB-17".
+  modbus_t* c = modbus_new_tcp("127.0.0.1", st->modbus_port());
+  ASSERT_EQ(modbus_connect(c), 0);
+  uint16_t regs[apps::kVerdictRegisters] = {};
+  ASSERT_EQ(modbus_read_registers(c, 0, apps::kVerdictRegisters, regs), apps::kVerdictRegisters);
+  modbus_close(c);
+  modbus_free(c);
+  EXPECT_EQ(regs[1], 1);
+  EXPECT_EQ(regs[2], 2);
+  EXPECT_EQ(regs[3], 2);
+  EXPECT_EQ(regs[8], ('A' << 8) | 'B');
+  EXPECT_EQ(regs[9], ('-' << 8) | '1');
+  EXPECT_EQ(regs[10], ('7' << 8));
+  stop = true;
+  t.join();
+  ASSERT_EQ(lines.size(), 1u);
+  EXPECT_EQ(Json::parse(lines[0])["part_id"], "AB-17");
+  EXPECT_TRUE(std::filesystem::is_empty(dir.path() + "/.processing"));
+}
+
+}  // namespace
+}  // namespace pf
