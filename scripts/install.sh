@@ -23,8 +23,10 @@ packages=(
   libonnx-dev libprotobuf-dev protobuf-compiler libdnnl-dev libonnx-testdata
   # tree models (XGBoost C API, Apache-2.0); the model hash in the manifest (OpenSSL libcrypto)
   libxgboost-dev libssl-dev
-  # vision station: PNG (libpng, libpng licence) and JPEG (libjpeg-turbo, IJG/BSD) decoding
-  libpng-dev libjpeg62-turbo-dev
+  # vision station: PNG (libpng, libpng licence) and JPEG (libjpeg-turbo, IJG/BSD) decoding; GigE Vision
+  # cameras through aravis (LGPL-2.1+, linked dynamically; its pkg-config needs libusb's), and aravis'
+  # fake camera (aravis-tools) as the test peer
+  libpng-dev libjpeg62-turbo-dev libaravis-dev libusb-1.0-0-dev aravis-tools
   # packaging and service tests: dpkg-shlibdeps (cpack), systemd-analyze
   dpkg-dev systemd
 )

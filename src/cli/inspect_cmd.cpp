@@ -4,6 +4,8 @@
 #include <algorithm>
 #include <atomic>
 #include <csignal>
+#include <mutex>
+#include <thread>
 #include <chrono>
 #include <filesystem>
 #include <fstream>
@@ -16,6 +18,7 @@
 #include "core/file.h"
 #include "engine/model.h"
 #include "api/api_server.h"
+#include "connect/images/camera_source.h"
 #include "runtime/vision_station.h"
 
 namespace pf {
@@ -99,13 +102,56 @@ int RunStation(const InspectArgs& a, std::unique_ptr<apps::VisionInspector> insp
     if (Status st = (*station)->AddRoutes(*api); !st.ok()) return Fail(err, st, kExitFailed);
     if (Status st = api->Start(); !st.ok()) return Fail(err, st.WithContext("--http-port"), kExitBadInput);
   }
+  std::unique_ptr<images::CameraSource> camera;
+  if (!a.camera.empty()) {
+    images::CameraOptions co;
+    co.device = a.camera;
+    co.frame_rate = a.camera_fps;
+    auto c = images::CameraSource::Open(co);
+    if (!c.ok()) return Fail(err, c.status().WithContext("--camera"), kExitBadInput);
+    camera = std::move(*c);
+  }
   std::signal(SIGTERM, OnStopSignal);
   std::signal(SIGINT, OnStopSignal);
-  out << fmt::format("READY watch={} modbus={} http={}\n", a.watch,
+  std::mutex out_mu;  // the folder loop and the camera thread both print journal lines
+  // Camera frames on their own thread; the part id is the device and the camera's frame id.
+  Status camera_status = Status::Ok();
+  std::thread camera_thread;
+  if (camera) {
+    camera_thread = std::thread([&] {
+      while (!g_stop.load()) {
+        auto f = camera->Next(std::chrono::milliseconds(200));
+        if (!f.ok()) {
+          camera_status = f.status();
+          g_stop.store(true);
+          break;
+        }
+        if (!*f) continue;
+        auto j = (*station)->InspectFrame((*f)->image, fmt::format("{}-{}", a.camera, (*f)->frame_id));
+        if (!j.ok()) {
+          camera_status = j.status();
+          g_stop.store(true);
+          break;
+        }
+        std::lock_guard<std::mutex> lock(out_mu);
+        out << j->dump() << "\n" << std::flush;
+      }
+    });
+  }
+  {
+    std::lock_guard<std::mutex> lock(out_mu);
+    out << fmt::format("READY watch={} modbus={} http={} camera={}\n", a.watch,
                      (*station)->modbus_port() >= 0 ? fmt::format("{}:{}", a.modbus_host, (*station)->modbus_port()) : "off",
-                     api ? fmt::format("{}:{}", a.http_host, api->port()) : "off")
-      << std::flush;
-  Status st = (*station)->Run(g_stop, [&out](const std::string& line) { out << line << "\n" << std::flush; });
+                       api ? fmt::format("{}:{}", a.http_host, api->port()) : "off", camera ? a.camera : "off")
+        << std::flush;
+  }
+  Status st = (*station)->Run(g_stop, [&](const std::string& line) {
+    std::lock_guard<std::mutex> lock(out_mu);
+    out << line << "\n" << std::flush;
+  });
+  g_stop.store(true);
+  if (camera_thread.joinable()) camera_thread.join();
+  if (st.ok()) st = camera_status;
   if (api) api->Stop();
   const auto c = (*station)->counters();
   err << fmt::format("station stopped: {} inspected ({} accept, {} reject, {} uncertain; {} uploaded), {} finished from "
@@ -259,6 +305,8 @@ void AddInspectCommand(CLI::App& app) {
   c->add_option("--http-port", a->http_port, "station: serve POST /api/v1/inspect and the inspector's verdicts (0: a free port)");
   c->add_option("--http-host", a->http_host, "station: address of the HTTP API")->capture_default_str();
   c->add_option("--audit-rate", a->audit_rate, "station: share of accepted parts also sent to the inspector")->capture_default_str();
+  c->add_option("--camera", a->camera, "station: also inspect the frames of this GigE Vision camera (IP address or aravis id)");
+  c->add_option("--camera-fps", a->camera_fps, "station: the camera's frame rate (0: its own setting)");
   c->add_option("--review-budget-mb", a->review_budget_mb, "station: disk for images kept for review (.review/)")
       ->capture_default_str();
   c->callback([a] { std::exit(RunInspect(*a, std::cout, std::cerr)); });

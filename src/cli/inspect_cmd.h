@@ -6,7 +6,7 @@
 //                      [--deadline-ms MS] [--expect-bits 8|16]
 //   plantfloor inspect --model M.onnx --image-list LIST --image-dir DIR --json   (a labelled set)
 //   plantfloor inspect --model M.onnx --watch DIR [--modbus-port P] [--settle-ms MS] [--journal FILE]
-//                      [--http-port P] [--audit-rate 0.01] [--review-budget-mb 256]
+//                      [--http-port P] [--audit-rate 0.01] [--review-budget-mb 256] [--camera DEVICE [--camera-fps F]]
 //                      (a station: runtime/vision_station.h; prints "READY watch=DIR modbus=HOST:PORT
 //                      http=HOST:PORT" and one journal line per inspection; SIGTERM/SIGINT stop it)
 // The part id is the file's stem. Labels (for accuracy and the confusion matrix) come from file names
@@ -49,6 +49,8 @@ struct InspectArgs {
   std::string http_host = "127.0.0.1";
   double audit_rate = 0.01;
   double review_budget_mb = 256;
+  std::string camera;                  // station: a GigE Vision camera (IP address or aravis id)
+  double camera_fps = 0;
 };
 
 int RunInspect(const InspectArgs& args, std::ostream& out, std::ostream& err);

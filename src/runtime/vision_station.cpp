@@ -130,10 +130,11 @@ StationCounters VisionStation::counters() const {
   return counters_;
 }
 
-void VisionStation::KeepForReview(uint32_t seq, std::string_view bytes, const apps::Inspection& r) {
+void VisionStation::KeepForReview(uint32_t seq, std::string_view bytes, const images::Image* image,
+                                  const apps::Inspection& r) {
   if (options_.review_budget_bytes <= 0) return;
   std::string data, path;
-  auto img = images::DecodeImage(bytes, "review", inspector_->options().limits);
+  auto img = image ? Result<images::Image>(*image) : images::DecodeImage(bytes, "review", inspector_->options().limits);
   if (img.ok()) {
     auto png = images::EncodePng(apps::Overlay(*img, r));
     if (png.ok()) data = std::move(*png);
@@ -160,10 +161,10 @@ void VisionStation::KeepForReview(uint32_t seq, std::string_view bytes, const ap
   review_bytes_ += size;
 }
 
-Result<Json> VisionStation::InspectLocked(std::string_view bytes, const std::string& name, const std::string& part_id,
-                                          const std::string& claim, const std::string& source, double acquire_ms,
-                                          int64_t detected_mono_ns) {
-  apps::Inspection r = inspector_->Inspect(bytes, name, acquire_ms);
+Result<Json> VisionStation::InspectLocked(std::string_view bytes, const images::Image* image, const std::string& name,
+                                          const std::string& part_id, const std::string& claim, const std::string& source,
+                                          double acquire_ms, int64_t detected_mono_ns) {
+  apps::Inspection r = image ? inspector_->InspectImage(*image, acquire_ms) : inspector_->Inspect(bytes, name, acquire_ms);
   const uint32_t seq = ++sequence_;
   const std::string pid = part_id.empty() ? fmt::format("upload-{}", seq) : part_id;
   const bool audit = r.verdict == apps::Verdict::kAccept && apps::AuditSelected(options_.audit_seed, seq, options_.audit_rate);
@@ -189,7 +190,7 @@ Result<Json> VisionStation::InspectLocked(std::string_view bytes, const std::str
                         audit});
   ++counters_.inspected;
   ++(r.verdict == apps::Verdict::kAccept ? counters_.accept : r.verdict == apps::Verdict::kReject ? counters_.reject : counters_.uncertain);
-  if (r.verdict != apps::Verdict::kAccept || audit) KeepForReview(seq, bytes, r);
+  if (r.verdict != apps::Verdict::kAccept || audit) KeepForReview(seq, bytes, image, r);
   return Json::parse(j.dump());
 }
 
@@ -202,7 +203,7 @@ Status VisionStation::Process(const images::ClaimedFile& f, const std::function<
   {
     std::lock_guard<std::mutex> lock(mu_);
     // An unreadable file is judged on no bytes: a decode error, "uncertain", like any bad image.
-    PF_ASSIGN_OR_RETURN(Json j, InspectLocked(bytes.ok() ? std::string_view(*bytes) : std::string_view(), f.name,
+    PF_ASSIGN_OR_RETURN(Json j, InspectLocked(bytes.ok() ? std::string_view(*bytes) : std::string_view(), nullptr, f.name,
                                               fs::path(f.name).stem().string(), claim, "folder", acquire,
                                               f.detected_mono_ns));
     journaled_.insert(claim);
@@ -215,7 +216,12 @@ Status VisionStation::Process(const images::ClaimedFile& f, const std::function<
 Result<Json> VisionStation::InspectUpload(std::string_view bytes, const std::string& part_id) {
   std::lock_guard<std::mutex> lock(mu_);
   ++counters_.uploads;
-  return InspectLocked(bytes, part_id.empty() ? "upload" : part_id, part_id, "", "upload", 0, 0);
+  return InspectLocked(bytes, nullptr, part_id.empty() ? "upload" : part_id, part_id, "", "upload", 0, 0);
+}
+
+Result<Json> VisionStation::InspectFrame(const images::Image& image, const std::string& part_id) {
+  std::lock_guard<std::mutex> lock(mu_);
+  return InspectLocked({}, &image, part_id, part_id, "", "camera", 0, 0);
 }
 
 Result<Json> VisionStation::AddVerdict(uint32_t sequence, bool agree, const std::string& label, const std::string& who) {

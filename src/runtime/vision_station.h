@@ -1,8 +1,9 @@
 #pragma once
 // VisionStation: part images to fail-safe verdicts for the PLC, and the inspector's verdicts back
 // (issue 10), run by `plantfloor inspect --watch DIR`.
-//   - Sources: a watched folder (FolderSource: complete files only, claimed into .processing/) and
-//     HTTP upload (POST /api/v1/inspect, the verdict in the answer).
+//   - Sources: a watched folder (FolderSource: complete files only, claimed into .processing/), HTTP
+//     upload (POST /api/v1/inspect, the verdict in the answer) and camera frames (InspectFrame, fed by
+//     the caller from images::CameraSource).
 //   - Each inspection: apps::VisionInspector -> one line in the journal (JSON lines, fsync'd) -> the
 //     verdict registers (apps::VerdictRegisters) on the read-only Modbus TCP register map the PLC polls
 //     -> for a folder file, the move to .done/. Across kill -9 every folder image gets exactly one
@@ -61,6 +62,8 @@ class VisionStation {
   Status Run(const std::atomic<bool>& stop, const std::function<void(const std::string&)>& on_inspection = {});
   // An uploaded image: inspected, journaled, on the registers; returns the journal record.
   Result<nlohmann::json> InspectUpload(std::string_view bytes, const std::string& part_id);
+  // A camera frame (images::CameraSource), the same way (source "camera").
+  Result<nlohmann::json> InspectFrame(const images::Image& image, const std::string& part_id);
   // The inspector's verdict on inspection `sequence`; returns the label record.
   Result<nlohmann::json> AddVerdict(uint32_t sequence, bool agree, const std::string& label, const std::string& who);
   nlohmann::json Stats() const;
@@ -72,12 +75,12 @@ class VisionStation {
 
  private:
   VisionStation() = default;
-  // mu_ held. `claim` is "" for uploads.
-  Result<nlohmann::json> InspectLocked(std::string_view bytes, const std::string& name, const std::string& part_id,
-                                       const std::string& claim, const std::string& source, double acquire_ms,
-                                       int64_t detected_mono_ns);
+  // mu_ held. `claim` is "" for uploads and frames; `image` (a frame) replaces `bytes` when not null.
+  Result<nlohmann::json> InspectLocked(std::string_view bytes, const images::Image* image, const std::string& name,
+                                       const std::string& part_id, const std::string& claim, const std::string& source,
+                                       double acquire_ms, int64_t detected_mono_ns);
   Status Process(const images::ClaimedFile& f, const std::function<void(const std::string&)>& on_inspection);
-  void KeepForReview(uint32_t seq, std::string_view bytes, const apps::Inspection& r);
+  void KeepForReview(uint32_t seq, std::string_view bytes, const images::Image* image, const apps::Inspection& r);
   std::unique_ptr<apps::VisionInspector> inspector_;
   std::unique_ptr<images::FolderSource> folder_;
   std::unique_ptr<modbus::RegisterMapServer> server_;
