@@ -100,7 +100,12 @@ Result<std::unique_ptr<VisionInspector>> VisionInspector::Create(std::unique_ptr
   return v;
 }
 
-Result<engine::Tensor> VisionInspector::Preprocess(const images::Image& img, const Roi& roi_in) const {
+Result<engine::Tensor> VisionInspector::Preprocess(const images::Image& img, const Roi& roi) const {
+  return PreprocessImage(img, roi, channels_, height_, width_, mean_, inv_std_);
+}
+
+Result<engine::Tensor> PreprocessImage(const images::Image& img, const Roi& roi_in, int64_t channels_, int64_t height_,
+                                       int64_t width_, const std::vector<float>& mean_, const std::vector<float>& inv_std_) {
   Roi roi = roi_in;
   if (roi.width == 0) roi = {0, 0, img.width, img.height};
   if (roi.x + roi.width > img.width || roi.y + roi.height > img.height)

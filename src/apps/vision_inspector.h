@@ -97,6 +97,11 @@ class VisionInspector {
   std::string input_name_, output_name_;
 };
 
+// The model-ready tensor [1, channels, height, width] of one ROI of `image` (the whole image when
+// roi.width is 0), as VisionInspector preprocesses; mean/inv_std per channel, empty = none.
+Result<engine::Tensor> PreprocessImage(const images::Image& image, const Roi& roi, int64_t channels, int64_t height,
+                                       int64_t width, const std::vector<float>& mean, const std::vector<float>& inv_std);
+
 // Draws each ROI's box on an RGB copy of the image (green accept, red reject, amber uncertain; the
 // whole frame when there are no ROIs), for stored images and `inspect --overlay`.
 images::Image Overlay(const images::Image& image, const Inspection& inspection);

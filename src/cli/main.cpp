@@ -8,6 +8,7 @@
 
 #include <CLI/CLI.hpp>
 
+#include "cli/anomaly_cmd.h"
 #include "cli/inspect_cmd.h"
 #include "cli/modbus_cmd.h"
 #include "cli/model_cmd.h"
@@ -160,6 +161,7 @@ int main(int argc, char** argv) {
   pf::AddVibCommand(app);
   pf::AddModelCommand(app);
   pf::AddInspectCommand(app);
+  pf::AddAnomalyCommand(app);
 
   try {
     app.parse(argc, argv);
