@@ -60,9 +60,12 @@ Result<std::string> BuildTextureModel(const TextureModelOptions& o) {
   auto* w = g->add_initializer();
   w->set_name("laws");
   w->set_data_type(onnx::TensorProto::FLOAT);
-  for (int64_t d : {kLawsMasks, 1, 5, 5}) w->add_dims(d);
-  for (const auto& mask : LawsMasks())
-    for (float f : mask) w->add_float_data(f / 36.0f);  // unit peak: the energies stay near 1 for a [0, 1] image
+  // Each mask twice, as +m and -m: Relu of both sums to |response| (no Abs or Mul op: the convolution
+  // and its Relu run as one int8 oneDNN kernel).
+  for (int64_t d : {2 * kLawsMasks, 1, 5, 5}) w->add_dims(d);
+  for (float sign : {1.0f, -1.0f})
+    for (const auto& mask : LawsMasks())
+      for (float f : mask) w->add_float_data(sign * f / 36.0f);  // unit peak: energies near 1 for a [0, 1] image
   auto node = [&](const std::string& op, std::vector<std::string> in, const std::string& out) {
     auto* n = g->add_node();
     n->set_name(out);
@@ -79,12 +82,12 @@ Result<std::string> BuildTextureModel(const TextureModelOptions& o) {
   for (int s = 0; s < 2; ++s) {
     const std::string k = std::to_string(s);
     node("Conv", {inputs[s], "laws"}, "resp" + k);
-    node("Mul", {"resp" + k, "resp" + k}, "sq" + k);
-    auto* pool = node("AveragePool", {"sq" + k}, "energy" + k);
+    node("Relu", {"resp" + k}, "half_wave" + k);
+    auto* pool = node("AveragePool", {"half_wave" + k}, "energy" + k);
     const int cell = sides[s] / o.grid;
     Ints(pool, "kernel_shape", {cell, cell});
     Ints(pool, "strides", {cell, cell});
-    value(g->add_output(), "energy" + k, {1, kLawsMasks, o.grid, o.grid});
+    value(g->add_output(), "energy" + k, {1, 2 * kLawsMasks, o.grid, o.grid});
   }
   PF_ASSIGN_OR_RETURN(std::string hash, engine::OnnxModelHash(m.SerializeAsString()));
   auto* p = m.add_metadata_props();
@@ -110,13 +113,15 @@ Result<AnomalyFeatures> ComputeAnomalyFeatures(engine::Model& model, const engin
   f.image.assign(kAnomalyFeatures, 0.0);
   for (int s = 0; s < 2; ++s) {
     const auto it = r.outputs.find("energy" + std::to_string(s));
-    if (it == r.outputs.end() || it->second.f.size() != static_cast<size_t>(kLawsMasks * cells))
-      return InvalidArgument("anomaly features: the model has no output energy{} of [1, {}, {}, {}]", s, kLawsMasks, grid, grid);
+    if (it == r.outputs.end() || it->second.f.size() != static_cast<size_t>(2 * kLawsMasks * cells))
+      return InvalidArgument("anomaly features: the model has no output energy{} of [1, {}, {}, {}]", s, 2 * kLawsMasks, grid,
+                             grid);
     const auto& e = it->second.f;
     for (int m = 0; m < kLawsMasks; ++m) {
       double total = 0;
       for (int c = 0; c < cells; ++c) {
-        const double v = std::max<double>(e[m * cells + c], 0.0);
+        // |response| = relu(+response) + relu(-response), averaged over the cell.
+        const double v = std::max<double>(e[m * cells + c], 0.0) + std::max<double>(e[(m + kLawsMasks) * cells + c], 0.0);
         f.cells[c][s * kLawsMasks + m] = std::log(v + kEnergyFloor);
         total += v;
       }

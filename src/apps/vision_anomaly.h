@@ -4,8 +4,9 @@
 //
 // Features: a fixed texture filter bank run as an ONNX model through engine/ (int8 after
 // `engine::QuantizeModel` on good images): Laws' texture energy (Laws 1980; the 24 outer products of
-// the 5-tap vectors L5, E5, S5, R5, W5 other than L5L5) on the image and on the image averaged 2x2,
-// squared, averaged over a grid x grid of cells. Per cell and for the whole image: the log energies of
+// the 5-tap vectors L5, E5, S5, R5, W5 other than L5L5) on the image and on the image averaged 2x2:
+// the absolute filter response averaged over a grid x grid of cells (each mask runs as +m and -m with
+// a Relu, so the convolution and rectification are one int8 kernel; the pair is summed here). Per cell and for the whole image: the log energies of
 // both scales, the mean gray value and the log standard deviation (50 values).
 // Scores: the squared Mahalanobis distance of the image's vector to the good parts' Gaussian (mean,
 // covariance + ridge); the heat map: the same distance per cell against the Gaussian of all good cells.
@@ -31,7 +32,7 @@ constexpr int kLawsMasks = 24;
 constexpr int kAnomalyFeatures = 2 * kLawsMasks + 2;
 
 // The texture model as ONNX bytes (opset 13, with its manifest): input "image" [1, 1, S, S] in [0, 1],
-// outputs "energy0", "energy1" [1, 24, grid, grid].
+// outputs "energy0", "energy1" [1, 48, grid, grid] (the rectified +m responses, then the -m ones).
 Result<std::string> BuildTextureModel(const TextureModelOptions& options);
 
 struct AnomalyFeatures {

@@ -5,6 +5,8 @@
 
 #include <fmt/format.h>
 
+#include "apps/vision_anomaly.h"
+
 namespace pf::apps {
 namespace {
 
@@ -97,6 +99,33 @@ Result<std::unique_ptr<VisionInspector>> VisionInspector::Create(std::unique_ptr
     }
   }
   v->model_ = std::move(model);
+  return v;
+}
+
+Result<std::unique_ptr<VisionInspector>> VisionInspector::CreateAnomaly(std::unique_ptr<engine::Model> texture,
+                                                                        const AnomalyDetector& detector,
+                                                                        const VisionOptions& options) {
+  if (!texture) return InvalidArgument("vision: no texture model");
+  const auto& ins = texture->inputs();
+  if (ins.size() != 1 || ins[0].shape != engine::Shape{1, 1, detector.size, detector.size})
+    return InvalidArgument("vision: the texture model takes {}, the detector was fitted at [1, 1, {}, {}]",
+                           ins.empty() ? "nothing" : engine::ShapeToString(ins[0].shape), detector.size, detector.size);
+  if (!(detector.threshold > 0)) return InvalidArgument("vision: anomaly threshold {} must be > 0", detector.threshold);
+  for (const auto& r : options.rois) {
+    if (r.x < 0 || r.y < 0 || r.width <= 0 || r.height <= 0)
+      return InvalidArgument("vision: ROI {},{} {}x{} must have x, y >= 0 and a positive size", r.x, r.y, r.width, r.height);
+  }
+  std::unique_ptr<VisionInspector> v(new VisionInspector());
+  v->options_ = options;
+  v->options_.good_classes = {"good"};
+  v->input_name_ = ins[0].name;
+  v->channels_ = 1;
+  v->height_ = v->width_ = detector.size;
+  v->classes_ = {"good", "anomalous"};
+  v->good_ = {true, false};
+  v->thresholds_ = {1, 1};
+  v->anomaly_ = std::make_unique<AnomalyDetector>(detector);
+  v->model_ = std::move(texture);
   return v;
 }
 
@@ -193,6 +222,27 @@ Inspection VisionInspector::InspectImage(const images::Image& img, double acquir
     r.times.preprocess_ms += MsSince(tp);
     if (!x.ok()) return finish(Verdict::kUncertain, "bad input: " + std::string(x.status().message()));
     const auto ti = Clock::now();
+    if (anomaly_) {
+      auto f = ComputeAnomalyFeatures(*model_, *x, anomaly_->grid);
+      r.times.infer_ms += MsSince(ti);
+      if (!f.ok()) return finish(Verdict::kUncertain, "model error: " + std::string(f.status().message()));
+      RoiResult rr;
+      rr.roi = roi;
+      rr.anomaly_score = anomaly_->Score(*f);
+      rr.anomaly_threshold = anomaly_->threshold;
+      rr.heat_map = anomaly_->HeatMap(*f);
+      rr.heat_grid = anomaly_->grid;
+      if (!std::isfinite(rr.anomaly_score)) return finish(Verdict::kUncertain, "model error: the anomaly score is not finite");
+      const bool anomalous = rr.anomaly_score > anomaly_->threshold;
+      rr.class_index = anomalous ? 1 : 0;
+      rr.class_name = classes_[rr.class_index];
+      rr.confidence = rr.anomaly_score / anomaly_->threshold;
+      rr.verdict = anomalous ? Verdict::kReject : Verdict::kAccept;
+      any_reject |= anomalous;
+      all_accept &= !anomalous;
+      r.rois.push_back(std::move(rr));
+      continue;
+    }
     engine::TensorMap in;
     in.emplace(input_name_, std::move(*x));
     auto out = model_->Run(in);
@@ -220,6 +270,9 @@ Inspection VisionInspector::InspectImage(const images::Image& img, double acquir
   }
   if (any_reject) {
     const auto& worst = *std::find_if(r.rois.begin(), r.rois.end(), [](const RoiResult& x) { return x.verdict == Verdict::kReject; });
+    if (anomaly_)
+      return finish(Verdict::kReject, fmt::format("anomaly score {:.1f} above the threshold {:.1f}", worst.anomaly_score,
+                                                  worst.anomaly_threshold));
     return finish(Verdict::kReject, fmt::format("{} at {:.3f}", worst.class_name, worst.confidence));
   }
   if (all_accept) return finish(Verdict::kAccept, "");
@@ -256,6 +309,29 @@ images::Image Overlay(const images::Image& image, const Inspection& inspection) 
       }
     }
   };
+  // Anomaly heat map: each cell tinted red in proportion to its score over the image threshold.
+  for (const auto& rr : inspection.rois) {
+    if (rr.heat_grid <= 0 || rr.heat_map.size() != static_cast<size_t>(rr.heat_grid * rr.heat_grid)) continue;
+    const int g = rr.heat_grid;
+    double top = 0;
+    for (double h : rr.heat_map) top = std::max(top, h);
+    if (top <= 0) continue;
+    for (int cy = 0; cy < g; ++cy) {
+      for (int cx = 0; cx < g; ++cx) {
+        const double a = 0.6 * std::min(1.0, rr.heat_map[cy * g + cx] / top);
+        const int x0 = rr.roi.x + cx * rr.roi.width / g, x1 = rr.roi.x + (cx + 1) * rr.roi.width / g;
+        const int y0 = rr.roi.y + cy * rr.roi.height / g, y1 = rr.roi.y + (cy + 1) * rr.roi.height / g;
+        for (int y = y0; y < std::min(y1, image.height); ++y) {
+          for (int x = x0; x < std::min(x1, image.width); ++x) {
+            uint8_t* px = &out.data[(static_cast<size_t>(y) * image.width + x) * 3];
+            px[0] = static_cast<uint8_t>(px[0] + a * (255 - px[0]));
+            px[1] = static_cast<uint8_t>(px[1] * (1 - a));
+            px[2] = static_cast<uint8_t>(px[2] * (1 - a));
+          }
+        }
+      }
+    }
+  }
   if (inspection.rois.empty()) {
     box({0, 0, image.width, image.height}, color(inspection.verdict));
   } else {

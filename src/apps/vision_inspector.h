@@ -21,6 +21,7 @@
 #include <string>
 #include <vector>
 
+#include "apps/vision_anomaly.h"
 #include "connect/images/image.h"
 #include "core/status.h"
 #include "engine/model.h"
@@ -51,6 +52,10 @@ struct RoiResult {
   double confidence = 0;
   std::vector<float> probabilities;
   Verdict verdict = Verdict::kUncertain;
+  // Anomaly mode: the image score, the threshold, and the score per cell (grid x grid, row-major).
+  double anomaly_score = -1, anomaly_threshold = 0;
+  std::vector<double> heat_map;
+  int heat_grid = 0;
 };
 
 struct StageTimes {
@@ -72,6 +77,11 @@ class VisionInspector {
   // class names in its manifest. Errors: a model of another shape, ROIs with negative sizes, thresholds
   // outside (0, 1], good classes the model does not have.
   static Result<std::unique_ptr<VisionInspector>> Create(std::unique_ptr<engine::Model> model, const VisionOptions& options);
+  // Anomaly mode (apps/vision_anomaly.h): `texture` is the texture model, `detector` the good parts'
+  // Gaussians and threshold. Classes "good" and "anomalous": a ROI whose score exceeds the threshold is
+  // rejected as anomalous, else accepted (confidence = score / threshold); failures are uncertain.
+  static Result<std::unique_ptr<VisionInspector>> CreateAnomaly(std::unique_ptr<engine::Model> texture,
+                                                                const AnomalyDetector& detector, const VisionOptions& options);
 
   // Never fails: problems become an "uncertain" inspection with the reason. `acquire_ms` is the time
   // the caller spent getting the bytes (file read, upload), counted in the total.
@@ -95,6 +105,7 @@ class VisionInspector {
   int64_t channels_ = 1, height_ = 0, width_ = 0;
   std::vector<float> mean_, inv_std_;  // per channel
   std::string input_name_, output_name_;
+  std::unique_ptr<AnomalyDetector> anomaly_;
 };
 
 // The model-ready tensor [1, channels, height, width] of one ROI of `image` (the whole image when

@@ -14,6 +14,7 @@
 
 #include <fmt/format.h>
 
+#include "apps/vision_anomaly.h"
 #include "apps/vision_inspector.h"
 #include "core/file.h"
 #include "engine/model.h"
@@ -64,11 +65,18 @@ Json InspectionJson(const std::string& path, const apps::Inspection& r) {
                    {"infer", r.times.infer_ms}, {"total", r.times.total_ms}};
   Json rois = Json::array();
   for (const auto& rr : r.rois) {
-    rois.push_back({{"roi", {rr.roi.x, rr.roi.y, rr.roi.width, rr.roi.height}},
-                    {"verdict", std::string(apps::VerdictName(rr.verdict))},
-                    {"class", rr.class_name},
-                    {"confidence", rr.confidence},
-                    {"probabilities", rr.probabilities}});
+    Json roi{{"roi", {rr.roi.x, rr.roi.y, rr.roi.width, rr.roi.height}},
+             {"verdict", std::string(apps::VerdictName(rr.verdict))},
+             {"class", rr.class_name},
+             {"confidence", rr.confidence},
+             {"probabilities", rr.probabilities}};
+    if (rr.heat_grid > 0) {
+      roi["anomaly_score"] = rr.anomaly_score;
+      roi["threshold"] = rr.anomaly_threshold;
+      roi["heat_grid"] = rr.heat_grid;
+      roi["heat_map"] = rr.heat_map;
+    }
+    rois.push_back(std::move(roi));
   }
   j["rois"] = rois;
   return j;
@@ -186,12 +194,26 @@ int RunInspect(const InspectArgs& a, std::ostream& out, std::ostream& err) {
   o.reject_threshold = a.reject_threshold;
   o.deadline_ms = a.deadline_ms;
   o.expect_bit_depth = a.expect_bits;
+  if (a.model.empty() == a.anomaly.empty())
+    return Fail(err, InvalidArgument("give --model M (classification) or --anomaly DIR (anomaly mode)"), kExitBadInput);
   engine::ModelOptions mo;
   mo.threads = a.threads;
-  auto model = engine::LoadModel(a.model, mo);
-  if (!model.ok()) return Fail(err, model.status().WithContext("--model"), kExitBadInput);
-  auto inspector = apps::VisionInspector::Create(std::move(*model), o);
-  if (!inspector.ok()) return Fail(err, inspector.status().WithContext(a.model), kExitBadInput);
+  const std::string model_path = a.anomaly.empty() ? a.model : a.anomaly + "/texture.onnx";
+  auto model = engine::LoadModel(model_path, mo);
+  if (!model.ok()) return Fail(err, model.status().WithContext(a.anomaly.empty() ? "--model" : "--anomaly"), kExitBadInput);
+  Result<std::unique_ptr<apps::VisionInspector>> inspector = Internal("unset");
+  if (a.anomaly.empty()) {
+    inspector = apps::VisionInspector::Create(std::move(*model), o);
+  } else {
+    auto text = ReadFileBytes(a.anomaly + "/anomaly.json");
+    if (!text.ok()) return Fail(err, text.status().WithContext("--anomaly"), kExitBadInput);
+    auto j = nlohmann::json::parse(*text, nullptr, false);
+    if (j.is_discarded()) return Fail(err, InvalidArgument("{}/anomaly.json is not JSON", a.anomaly), kExitBadInput);
+    auto det = apps::AnomalyDetector::FromJson(j);
+    if (!det.ok()) return Fail(err, det.status().WithContext(a.anomaly + "/anomaly.json"), kExitBadInput);
+    inspector = apps::VisionInspector::CreateAnomaly(std::move(*model), *det, o);
+  }
+  if (!inspector.ok()) return Fail(err, inspector.status().WithContext(model_path), kExitBadInput);
   if (!a.watch.empty()) return RunStation(a, std::move(*inspector), out, err);
   const auto& classes = (*inspector)->classes();
   const size_t nc = classes.size();
@@ -282,7 +304,8 @@ int RunInspect(const InspectArgs& a, std::ostream& out, std::ostream& err) {
 void AddInspectCommand(CLI::App& app) {
   auto a = std::make_shared<InspectArgs>();
   auto* c = app.add_subcommand("inspect", "inspect images with a vision model: class, fail-safe verdict, timing per stage");
-  c->add_option("--model", a->model, "vision model (.onnx; int8 QDQ from `model quantize`)")->required();
+  c->add_option("--model", a->model, "vision model (.onnx; int8 QDQ from `model quantize`)");
+  c->add_option("--anomaly", a->anomaly, "anomaly mode: a directory from `plantfloor anomaly fit` (instead of --model)");
   c->add_option("--image", a->images, "image file (PNG, JPEG, BMP, PGM/PPM); repeat for several");
   c->add_option("--image-list", a->image_list, "file with one image path per line (e.g. a split list)");
   c->add_option("--image-dir", a->image_dir, "directory the --image-list paths are relative to");

@@ -5,6 +5,8 @@
 //                      [--roi x,y,w,h ...] [--good CLASS ...] [--accept-threshold P] [--reject-threshold P]
 //                      [--deadline-ms MS] [--expect-bits 8|16]
 //   plantfloor inspect --model M.onnx --image-list LIST --image-dir DIR --json   (a labelled set)
+//   plantfloor inspect --anomaly DIR --image FILE ...  (anomaly mode: DIR from `plantfloor anomaly fit`;
+//                      the verdict from the anomaly score, a heat map per ROI, tinted in --overlay)
 //   plantfloor inspect --model M.onnx --watch DIR [--modbus-port P] [--settle-ms MS] [--journal FILE]
 //                      [--http-port P] [--audit-rate 0.01] [--review-budget-mb 256] [--camera DEVICE [--camera-fps F]]
 //                      (a station: runtime/vision_station.h; prints "READY watch=DIR modbus=HOST:PORT
@@ -28,6 +30,7 @@ namespace pf {
 
 struct InspectArgs {
   std::string model;
+  std::string anomaly;                 // a directory from `plantfloor anomaly fit` (instead of --model)
   std::vector<std::string> images;
   std::string image_list, image_dir;
   bool json = false;
