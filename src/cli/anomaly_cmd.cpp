@@ -13,6 +13,7 @@
 #include "apps/vision_anomaly.h"
 #include "apps/vision_inspector.h"
 #include "core/file.h"
+#include "engine/dnnl_kernels.h"
 #include "engine/model.h"
 #include "engine/quantize.h"
 
@@ -79,6 +80,7 @@ Result<Fitted> Fit(const std::vector<Item>& good, const std::vector<Item>& holdo
   }
   engine::QuantizeOptions qo;
   qo.per_channel = true;
+  qo.reduce_range = engine::dnnl_kernels::Int8MaySaturate();  // as `model quantize`: 7-bit weights without VNNI
   Fitted f;
   PF_ASSIGN_OR_RETURN(f.model_bytes, engine::QuantizeModel(fp32, calibration, qo));
   engine::ModelOptions mo;

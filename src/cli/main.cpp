@@ -7,6 +7,10 @@
 #include <iostream>
 
 #include <CLI/CLI.hpp>
+#include <spdlog/sinks/stdout_color_sinks.h>
+#include <spdlog/spdlog.h>
+
+#include <string_view>
 
 #include "cli/anomaly_cmd.h"
 #include "cli/inspect_cmd.h"
@@ -140,6 +144,12 @@ int main(int argc, char** argv) {
     ::setenv("OMP_WAIT_POLICY", "passive", 1);
     ::execv("/proc/self/exe", argv);
     // execv failed (no /proc): go on with libgomp's default policy; Session warns about it.
+  }
+  // Tools print their results (often JSON) on stdout: their log lines go to stderr. The daemon keeps
+  // spdlog's default (stdout, which journald captures).
+  if (argc < 2 || std::string_view(argv[1]) != "run") {
+    spdlog::set_default_logger(
+        std::make_shared<spdlog::logger>("", std::make_shared<spdlog::sinks::stderr_color_sink_mt>()));
   }
   CLI::App app{"plantfloor: the edge runtime for manufacturing AI"};
   app.require_subcommand(1);
