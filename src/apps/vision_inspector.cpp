@@ -137,35 +137,48 @@ Result<engine::Tensor> PreprocessImage(const images::Image& img, const Roi& roi_
                                        int64_t width_, const std::vector<float>& mean_, const std::vector<float>& inv_std_) {
   Roi roi = roi_in;
   if (roi.width == 0) roi = {0, 0, img.width, img.height};
-  if (roi.x + roi.width > img.width || roi.y + roi.height > img.height)
+  if (static_cast<int64_t>(roi.x) + roi.width > img.width || static_cast<int64_t>(roi.y) + roi.height > img.height)
     return InvalidArgument("ROI {},{} {}x{} lies outside the {}x{} image", roi.x, roi.y, roi.width, roi.height, img.width,
                            img.height);
   const float scale = 1.0f / static_cast<float>(img.max_value());
   engine::Tensor t = engine::Tensor::Float({1, channels_, height_, width_});
   const double sx = static_cast<double>(roi.width) / static_cast<double>(width_);
   const double sy = static_cast<double>(roi.height) / static_cast<double>(height_);
+  const bool shrink = sx > 1 || sy > 1;
   for (int64_t c = 0; c < channels_; ++c) {
     float* out = t.f.data() + c * height_ * width_;
+    const auto ci = static_cast<int>(c);
     for (int64_t oy = 0; oy < height_; ++oy) {
-      // Half-pixel centres: the source position of output pixel o is (o + 0.5) * s - 0.5.
-      const double fy = std::clamp((oy + 0.5) * sy - 0.5, 0.0, roi.height - 1.0);
-      const int y0 = static_cast<int>(fy);
-      const int y1 = std::min(y0 + 1, roi.height - 1);
-      const auto wy = static_cast<float>(fy - y0);
       for (int64_t ox = 0; ox < width_; ++ox) {
-        const double fx = std::clamp((ox + 0.5) * sx - 0.5, 0.0, roi.width - 1.0);
-        const int x0 = static_cast<int>(fx);
-        const int x1 = std::min(x0 + 1, roi.width - 1);
-        const auto wx = static_cast<float>(fx - x0);
-        const auto ci = static_cast<int>(c);
-        const float a = Sample(img, roi.x + x0, roi.y + y0, ci, channels_, scale);
-        const float b = wx > 0 ? Sample(img, roi.x + x1, roi.y + y0, ci, channels_, scale) : a;
-        const float top = a + wx * (b - a);
-        float v = top;
-        if (wy > 0) {
-          const float cc = Sample(img, roi.x + x0, roi.y + y1, ci, channels_, scale);
-          const float d = wx > 0 ? Sample(img, roi.x + x1, roi.y + y1, ci, channels_, scale) : cc;
-          v = top + wy * ((cc + wx * (d - cc)) - top);
+        float v;
+        if (shrink) {
+          // Shrinking: the mean of the source pixels the output pixel covers (area filter), so thin
+          // defects are averaged in, not skipped between samples.
+          const int x0 = static_cast<int>(std::floor(ox * sx)), x1 = std::max(x0 + 1, static_cast<int>(std::floor((ox + 1) * sx)));
+          const int y0 = static_cast<int>(std::floor(oy * sy)), y1 = std::max(y0 + 1, static_cast<int>(std::floor((oy + 1) * sy)));
+          double sum = 0;
+          for (int y = y0; y < std::min(y1, roi.height); ++y)
+            for (int x = x0; x < std::min(x1, roi.width); ++x) sum += Sample(img, roi.x + x, roi.y + y, ci, channels_, scale);
+          v = static_cast<float>(sum / ((std::min(y1, roi.height) - y0) * (std::min(x1, roi.width) - x0)));
+        } else {
+          // Same size or enlarging: bilinear with half-pixel centres (source position (o + 0.5) s - 0.5).
+          const double fy = std::clamp((oy + 0.5) * sy - 0.5, 0.0, roi.height - 1.0);
+          const int y0 = static_cast<int>(fy);
+          const int y1 = std::min(y0 + 1, roi.height - 1);
+          const auto wy = static_cast<float>(fy - y0);
+          const double fx = std::clamp((ox + 0.5) * sx - 0.5, 0.0, roi.width - 1.0);
+          const int x0 = static_cast<int>(fx);
+          const int x1 = std::min(x0 + 1, roi.width - 1);
+          const auto wx = static_cast<float>(fx - x0);
+          const float a = Sample(img, roi.x + x0, roi.y + y0, ci, channels_, scale);
+          const float b = wx > 0 ? Sample(img, roi.x + x1, roi.y + y0, ci, channels_, scale) : a;
+          const float top = a + wx * (b - a);
+          v = top;
+          if (wy > 0) {
+            const float cc = Sample(img, roi.x + x0, roi.y + y1, ci, channels_, scale);
+            const float d = wx > 0 ? Sample(img, roi.x + x1, roi.y + y1, ci, channels_, scale) : cc;
+            v = top + wy * ((cc + wx * (d - cc)) - top);
+          }
         }
         if (!mean_.empty()) v = (v - mean_[c]) * inv_std_[c];
         out[oy * width_ + ox] = v;
@@ -302,8 +315,10 @@ images::Image Overlay(const images::Image& image, const Inspection& inspection) 
   };
   auto box = [&](Roi r, std::array<uint8_t, 3> col) {
     const int thick = std::max(1, std::min(image.width, image.height) / 100);
-    for (int y = r.y; y < std::min(r.y + r.height, image.height); ++y) {
-      for (int x = r.x; x < std::min(r.x + r.width, image.width); ++x) {
+    const int y_end = static_cast<int>(std::min<int64_t>(static_cast<int64_t>(r.y) + r.height, image.height));
+    const int x_end = static_cast<int>(std::min<int64_t>(static_cast<int64_t>(r.x) + r.width, image.width));
+    for (int y = r.y; y < y_end; ++y) {
+      for (int x = r.x; x < x_end; ++x) {
         const bool edge = x - r.x < thick || y - r.y < thick || r.x + r.width - 1 - x < thick || r.y + r.height - 1 - y < thick;
         if (edge) std::copy(col.begin(), col.end(), out.data.begin() + (static_cast<size_t>(y) * image.width + x) * 3);
       }

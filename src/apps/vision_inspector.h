@@ -3,8 +3,9 @@
 // manifest, inference (engine/, int8 when the model is a QDQ model), and a fail-safe verdict.
 //
 // Preprocessing per ROI (ROIs in image pixels; none = the whole image): crop; channels to the model's
-// (RGB -> gray as 0.299 R + 0.587 G + 0.114 B; gray -> RGB by copying); bilinear resize to the model's
-// H x W (half-pixel centres, as PIL and OpenCV); samples scaled to [0, 1] by the image's full scale
+// (RGB -> gray as 0.299 R + 0.587 G + 0.114 B; gray -> RGB by copying); resize to the model's H x W:
+// the mean over each output pixel's area when shrinking (as OpenCV's INTER_AREA), bilinear with
+// half-pixel centres otherwise (as OpenCV's INTER_LINEAR); samples scaled to [0, 1] by the image's full scale
 // (255 or 65535); then the manifest's normalization (x - mean[c]) / std[c].
 // Verdict per ROI (classification): the top class and its probability p. If the class is one of
 // `good_classes`: accept when p >= accept_threshold. Otherwise (a defect): reject when p >= the class's

@@ -25,7 +25,19 @@ bool AuditSelected(uint64_t seed, uint64_t sequence, double audit_rate) {
   return static_cast<double>(x >> 11) * 0x1.0p-53 < audit_rate;
 }
 
-void ReviewBook::AddInspection(const ReviewRecord& r) { records_[r.sequence] = r; }
+void ReviewBook::AddInspection(const ReviewRecord& r) {
+  ++inspected_;
+  ++(r.verdict == "accept" ? accept_ : r.verdict == "reject" ? reject_ : uncertain_);
+  audited_ += r.verdict == "accept" && r.audit;
+  if (!NeedsReview(r)) return;
+  records_[r.sequence] = r;
+  open_[r.sequence] = true;
+  while (open_.size() > max_open_) {
+    records_.erase(open_.begin()->first);
+    open_.erase(open_.begin());
+    ++expired_;
+  }
+}
 
 const ReviewRecord* ReviewBook::Find(uint32_t sequence) const {
   const auto it = records_.find(sequence);
@@ -34,7 +46,7 @@ const ReviewRecord* ReviewBook::Find(uint32_t sequence) const {
 
 Result<ReviewRecord> ReviewBook::AddVerdict(uint32_t sequence, bool agree, const std::string& label) {
   const auto it = records_.find(sequence);
-  if (it == records_.end()) return NotFound("inspection {} is not known", sequence);
+  if (it == records_.end()) return NotFound("inspection {} is not waiting for a verdict (unknown, accepted outside the audit, or expired from the queue)", sequence);
   ReviewRecord& r = it->second;
   if (r.agree) return AlreadyExists("inspection {} already has an inspector's verdict", sequence);
   bool truth_good;
@@ -50,36 +62,36 @@ Result<ReviewRecord> ReviewBook::AddVerdict(uint32_t sequence, bool agree, const
   r.agree = agree;
   r.label = label.empty() && agree ? r.model_class : label;
   r.truth_good = truth_good;
+  open_.erase(sequence);
   return r;
 }
 
 std::vector<ReviewRecord> ReviewBook::Queue(size_t limit) const {
   std::vector<ReviewRecord> out;
-  for (auto it = records_.rbegin(); it != records_.rend() && out.size() < limit; ++it) {
-    if (NeedsReview(it->second) && !it->second.agree) out.push_back(it->second);
-  }
+  for (auto it = open_.rbegin(); it != open_.rend() && out.size() < limit; ++it) out.push_back(records_.at(it->first));
   return out;
 }
 
 ReviewBook::Stats ReviewBook::ComputeStats() const {
   Stats s;
+  s.inspected = inspected_;
+  s.accept = accept_;
+  s.reject = reject_;
+  s.uncertain = uncertain_;
+  s.audited = audited_;
+  s.expired = expired_;
   for (const auto& [seq, r] : records_) {
-    ++s.inspected;
     if (r.verdict == "accept") {
-      ++s.accept;
-      if (r.audit) ++s.audited;
       if (r.audit && r.truth_good) {
         ++s.reviewed_audits;
         s.escapes_found += !*r.truth_good;
       }
     } else if (r.verdict == "reject") {
-      ++s.reject;
       if (r.truth_good) {
         ++s.reviewed_rejects;
         s.confirmed_rejects += !*r.truth_good;
       }
     } else {
-      ++s.uncertain;
       if (r.truth_good) {
         ++s.reviewed_uncertain;
         s.uncertain_defective += !*r.truth_good;
@@ -88,15 +100,16 @@ ReviewBook::Stats ReviewBook::ComputeStats() const {
   }
   s.precision = WilsonInterval(s.confirmed_rejects, s.reviewed_rejects);
   s.escape_rate = WilsonInterval(s.escapes_found, s.reviewed_audits);
-  const double A = static_cast<double>(s.accept), R = static_cast<double>(s.reject);
+  const double A = static_cast<double>(s.accept), R = static_cast<double>(s.reject), U = static_cast<double>(s.uncertain);
   s.estimated_escapes = {A * s.escape_rate.estimate, A * s.escape_rate.low, A * s.escape_rate.high};
-  auto recall = [&](double p, double e) {
-    const double tp = R * p, fn = A * e;
+  const Interval q = WilsonInterval(s.uncertain_defective, s.reviewed_uncertain);
+  auto recall = [&](double p, double qq, double e) {
+    const double tp = R * p + U * qq, fn = A * e;
     return tp + fn > 0 ? tp / (tp + fn) : 0.0;
   };
-  if (s.reviewed_rejects > 0 && (s.reviewed_audits > 0 || s.accept == 0)) {
-    s.recall = {recall(s.precision.estimate, s.escape_rate.estimate), recall(s.precision.low, s.escape_rate.high),
-                recall(s.precision.high, s.escape_rate.low)};
+  if (s.reviewed_rejects > 0 && (s.reviewed_audits > 0 || s.accept == 0) && (s.reviewed_uncertain > 0 || s.uncertain == 0)) {
+    s.recall = {recall(s.precision.estimate, q.estimate, s.escape_rate.estimate),
+                recall(s.precision.low, q.low, s.escape_rate.high), recall(s.precision.high, q.high, s.escape_rate.low)};
   } else {
     s.recall = {0, 0, 1};  // nothing reviewed yet: anything is possible
   }

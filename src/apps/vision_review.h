@@ -6,8 +6,10 @@
 //   - precision of "reject" = confirmed defects / reviewed rejects;
 //   - escape rate = defects found among reviewed audited accepts / reviewed audited accepts, and the
 //     estimated escapes = accepts x escape rate;
-//   - recall = R p / (R p + A e) for R rejects, A accepts, precision p and escape rate e, its interval
-//     from the ends of both intervals (the conservative combination);
+//   - recall of the station = (R p + U q) / (R p + U q + A e) for R rejects, U uncertain parts, A
+//     accepts, precision p, defective share q of reviewed uncertain parts and escape rate e: an
+//     uncertain part goes to a person, so a defective one is caught, not escaped; the interval from the
+//     ends of the three intervals (the conservative combination);
 //   - uncertain parts: how many, how many reviewed, how many turned out defective.
 // A verdict: the inspector agrees or not, and may name the true class. The part's truth: the named
 // class's (good or defect) when given, else accept+agree = good, reject+agree = defect (and the
@@ -42,9 +44,13 @@ struct ReviewRecord {
   std::optional<bool> truth_good;
 };
 
+// Memory stays bounded on a station that runs for months: accepted parts outside the audit are only
+// counted; parts waiting for a person are kept up to `max_open` (the oldest open ones drop out of the
+// queue, counted in `expired`); reviewed parts are kept (their number is what people can review).
 class ReviewBook {
  public:
-  explicit ReviewBook(std::vector<std::string> good_classes) : good_(std::move(good_classes)) {}
+  explicit ReviewBook(std::vector<std::string> good_classes, size_t max_open = 10000)
+      : good_(std::move(good_classes)), max_open_(max_open) {}
   void AddInspection(const ReviewRecord& r);
   bool Known(uint32_t sequence) const { return records_.count(sequence) > 0; }
   const ReviewRecord* Find(uint32_t sequence) const;
@@ -56,7 +62,7 @@ class ReviewBook {
   std::vector<ReviewRecord> Queue(size_t limit) const;
 
   struct Stats {
-    int64_t inspected = 0, accept = 0, reject = 0, uncertain = 0, audited = 0;
+    int64_t inspected = 0, accept = 0, reject = 0, uncertain = 0, audited = 0, expired = 0;
     int64_t reviewed_rejects = 0, confirmed_rejects = 0;
     int64_t reviewed_audits = 0, escapes_found = 0;
     int64_t reviewed_uncertain = 0, uncertain_defective = 0;
@@ -67,7 +73,10 @@ class ReviewBook {
 
  private:
   std::vector<std::string> good_;
-  std::map<uint32_t, ReviewRecord> records_;
+  size_t max_open_;
+  std::map<uint32_t, ReviewRecord> records_;  // parts that need review: open or reviewed
+  std::map<uint32_t, bool> open_;             // the open ones (sequence order)
+  int64_t inspected_ = 0, accept_ = 0, reject_ = 0, uncertain_ = 0, audited_ = 0, expired_ = 0;
 };
 
 }  // namespace pf::apps

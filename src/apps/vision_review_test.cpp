@@ -63,5 +63,20 @@ TEST(VisionReview, PrecisionEscapesAndRecall) {
   EXPECT_EQ(q[0].sequence, 100u);
 }
 
+TEST(VisionReview, MemoryStaysBoundedOnALongRun) {
+  ReviewBook book({"ok"}, 100);
+  uint32_t seq = 0;
+  for (int k = 0; k < 100000; ++k) book.AddInspection({++seq, "a", "accept", "ok", false});  // counted only
+  for (int k = 0; k < 250; ++k) book.AddInspection({++seq, "r", "reject", "crack"});
+  EXPECT_EQ(book.Queue(1000).size(), 100u);  // the newest 100 open ones
+  EXPECT_EQ(book.AddVerdict(100001, true, "").status().code(), StatusCode::kNotFound);  // expired
+  ASSERT_TRUE(book.AddVerdict(seq, true, "").ok());
+  const auto s = book.ComputeStats();
+  EXPECT_EQ(s.inspected, 100250);
+  EXPECT_EQ(s.accept, 100000);
+  EXPECT_EQ(s.expired, 150);
+  EXPECT_EQ(s.reviewed_rejects, 1);
+}
+
 }  // namespace
 }  // namespace pf::apps

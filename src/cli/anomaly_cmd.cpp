@@ -131,10 +131,13 @@ int RunFit(const AnomalyArgs& a) {
   if (!f.ok()) return Fail(f.status());
   std::error_code ec;
   std::filesystem::create_directories(a.out, ec);
-  std::ofstream(a.out + "/texture.onnx", std::ios::binary) << f->model_bytes;
-  std::ofstream js(a.out + "/anomaly.json");
-  js << f->detector.ToJson().dump(1) << "\n";
-  if (!js.flush()) return Fail(Internal("{}/anomaly.json: cannot write", a.out));
+  if (ec) return Fail(PermissionDenied("--out {}: cannot create ({})", a.out, ec.message()));
+  for (const auto& [name, bytes] : {std::pair<std::string, std::string>{"texture.onnx", f->model_bytes},
+                                    std::pair<std::string, std::string>{"anomaly.json", f->detector.ToJson().dump(1) + "\n"}}) {
+    std::ofstream out(a.out + "/" + name, std::ios::binary);
+    out << bytes;
+    if (!out.flush()) return Fail(Internal("{}/{}: cannot write", a.out, name));
+  }
   std::cout << fmt::format("{}: texture model (int8) and detector from {} good images; threshold {:.3f} for a {:.1f} % "
                            "false-reject rate on {} held-out good images\n",
                            a.out, good->size(), f->detector.threshold, 100 * a.target_frr, holdout->size());

@@ -21,9 +21,19 @@ using Json = nlohmann::json;
 
 namespace {
 
+// Opens a journal for appending. A last line cut by a power cut is closed with a newline first, so
+// the next record starts a line of its own (the torn one stays skipped).
 Result<int> OpenAppend(const std::string& path) {
-  const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+  const int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
   if (fd < 0) return Unavailable("{}: {}", path, std::strerror(errno));
+  const off_t size = ::lseek(fd, 0, SEEK_END);
+  char last = '\n';
+  if (size > 0 && ::pread(fd, &last, 1, size - 1) == 1 && last != '\n') {
+    if (::write(fd, "\n", 1) != 1 || ::fdatasync(fd) != 0) {
+      ::close(fd);
+      return Unavailable("{}: cannot close a torn last line: {}", path, std::strerror(errno));
+    }
+  }
   return fd;
 }
 
@@ -51,7 +61,11 @@ std::vector<Json> ReadJournal(const std::string& path) {
   for (std::string line; std::getline(in, line);) {
     ++line_no;
     auto j = Json::parse(line, nullptr, false);
-    if (j.is_discarded() || !j.is_object() || !j.contains("sequence")) {
+    const auto str = [&](const char* k) { return !j.contains(k) || j[k].is_string(); };
+    if (j.is_discarded() || !j.is_object() || !j.contains("sequence") || !j["sequence"].is_number_unsigned() ||
+        j["sequence"].get<uint64_t>() > UINT32_MAX || !str("claim") || !str("verdict") || !str("part_id") ||
+        !str("class") || !str("label_given") || (j.contains("audit") && !j["audit"].is_boolean()) ||
+        (j.contains("agree") && !j["agree"].is_boolean())) {
       PF_LOG_WARN("{}:{}: not a complete record, ignored", path, line_no);
       continue;
     }
@@ -87,10 +101,14 @@ Result<std::unique_ptr<VisionStation>> VisionStation::Create(std::unique_ptr<app
   fs::create_directories(s->review_dir_, ec);
   if (ec) return PermissionDenied("station: cannot create {} ({})", s->review_dir_, ec.message());
   s->book_ = std::make_unique<apps::ReviewBook>(inspector->options().good_classes);
-  // The journals so far: which claims are judged, the last sequence, the review book.
+  // The journals so far: which of the claims still in .processing are judged, the last sequence and
+  // record, the review book.
+  std::set<std::string> pending;
+  for (const auto& f : s->folder_->Pending()) pending.insert(fs::path(f.path).filename().string());
   for (const Json& j : ReadJournal(s->options_.journal)) {
     if (!j.contains("verdict")) continue;
-    if (j.contains("claim") && !j["claim"].get<std::string>().empty()) s->journaled_.insert(j["claim"].get<std::string>());
+    if (j.contains("claim") && pending.count(j["claim"].get<std::string>())) s->journaled_.insert(j["claim"].get<std::string>());
+    s->last_record_ = j;
     const auto seq = j["sequence"].get<uint32_t>();
     s->sequence_ = std::max(s->sequence_, seq);
     s->book_->AddInspection({seq, j.value("part_id", ""), j["verdict"].get<std::string>(), j.value("class", ""),
@@ -114,9 +132,31 @@ Result<std::unique_ptr<VisionStation>> VisionStation::Create(std::unique_ptr<app
   PF_ASSIGN_OR_RETURN(s->feedback_fd_, OpenAppend(s->options_.feedback));
   if (o.modbus_port >= 0) {
     PF_ASSIGN_OR_RETURN(s->server_, modbus::RegisterMapServer::Start(o.modbus_host, o.modbus_port, apps::kVerdictRegisters));
+    // The last verdict before a restart stays on the registers (it may not have reached them).
+    if (!s->last_record_.is_null()) PF_RETURN_IF_ERROR(s->server_->Set(0, s->RegistersOf(s->last_record_, *inspector)));
   }
   s->inspector_ = std::move(inspector);
   return s;
+}
+
+std::vector<uint16_t> VisionStation::RegistersOf(const Json& j, const apps::VisionInspector& inspector) const {
+  // The registers of a journal record, as VerdictRegisters made them.
+  apps::Inspection r;
+  const std::string v = j.value("verdict", "uncertain");
+  r.verdict = v == "accept" ? apps::Verdict::kAccept : v == "reject" ? apps::Verdict::kReject : apps::Verdict::kUncertain;
+  r.reason = j.value("reason", "");
+  r.times.total_ms = j.contains("total_ms") && j["total_ms"].is_number() ? j["total_ms"].get<double>() : 0.0;
+  if (j.contains("class") && j["class"].is_string()) {
+    apps::RoiResult rr;
+    rr.class_name = j["class"].get<std::string>();
+    const auto& cls = inspector.classes();
+    const auto it = std::find(cls.begin(), cls.end(), rr.class_name);
+    rr.class_index = it == cls.end() ? -1 : static_cast<int>(it - cls.begin());
+    rr.confidence = j.contains("confidence") && j["confidence"].is_number() ? j["confidence"].get<double>() : 0.0;
+    rr.verdict = r.verdict;
+    r.rois.push_back(rr);
+  }
+  return apps::VerdictRegisters(j["sequence"].get<uint32_t>(), r, j.value("part_id", ""));
 }
 
 VisionStation::~VisionStation() {
@@ -185,7 +225,11 @@ Result<Json> VisionStation::InspectLocked(std::string_view bytes, const images::
   j["total_ms"] = r.times.total_ms;
   if (detected_mono_ns > 0) j["detect_to_verdict_ms"] = static_cast<double>(MonotonicNs() - detected_mono_ns) / 1e6;
   PF_RETURN_IF_ERROR(AppendLine(journal_fd_, options_.journal, j.dump()));  // durable before anyone sees it
-  if (server_) PF_RETURN_IF_ERROR(server_->Set(0, apps::VerdictRegisters(seq, r, pid)));
+  if (server_) {
+    auto regs = apps::VerdictRegisters(seq, r, pid);
+    regs[apps::kHeartbeatRegister] = heartbeat_.load();  // one update for the whole map: the heartbeat stays
+    PF_RETURN_IF_ERROR(server_->Set(0, regs));
+  }
   book_->AddInspection({seq, pid, std::string(apps::VerdictName(r.verdict)), r.rois.empty() ? "" : r.rois.front().class_name,
                         audit});
   ++counters_.inspected;
@@ -206,7 +250,6 @@ Status VisionStation::Process(const images::ClaimedFile& f, const std::function<
     PF_ASSIGN_OR_RETURN(Json j, InspectLocked(bytes.ok() ? std::string_view(*bytes) : std::string_view(), nullptr, f.name,
                                               fs::path(f.name).stem().string(), claim, "folder", acquire,
                                               f.detected_mono_ns));
-    journaled_.insert(claim);
     line = j.dump();
   }
   if (on_inspection) on_inspection(line);
@@ -257,6 +300,7 @@ Json VisionStation::Stats() const {
               {"reject", s.reject},
               {"uncertain", s.uncertain},
               {"audited", s.audited},
+              {"expired_from_queue", s.expired},
               {"audit_rate", options_.audit_rate},
               {"reviewed", {{"rejects", s.reviewed_rejects}, {"audits", s.reviewed_audits}, {"uncertain", s.reviewed_uncertain}}},
               {"confirmed_rejects", s.confirmed_rejects},
@@ -349,10 +393,11 @@ Status VisionStation::Run(const std::atomic<bool>& stop, const std::function<voi
     }
   }
   int64_t next_beat = MonotonicNs();
-  uint16_t beat = 0;
   while (!stop.load()) {
     if (server_ && MonotonicNs() >= next_beat) {
-      PF_RETURN_IF_ERROR(server_->Set(apps::kHeartbeatRegister, {beat++}));
+      std::lock_guard<std::mutex> lock(mu_);  // ordered with the verdict updates, which copy it
+      PF_RETURN_IF_ERROR(server_->Set(apps::kHeartbeatRegister, {static_cast<uint16_t>(heartbeat_.load() + 1)}));
+      heartbeat_.store(static_cast<uint16_t>(heartbeat_.load() + 1));
       next_beat += 1'000'000'000;
     }
     PF_ASSIGN_OR_RETURN(auto f, folder_->Next(std::chrono::milliseconds(100)));

@@ -88,8 +88,11 @@ class VisionStation {
   std::string review_dir_;
   int journal_fd_ = -1, feedback_fd_ = -1;
   mutable std::mutex mu_;
-  std::set<std::string> journaled_;  // claimed file names already in the journal
+  std::vector<uint16_t> RegistersOf(const nlohmann::json& record, const apps::VisionInspector& inspector) const;
+  std::set<std::string> journaled_;  // claims found in .processing at start whose record is in the journal
+  nlohmann::json last_record_;       // the newest journal record at start
   uint32_t sequence_ = 0;
+  std::atomic<uint16_t> heartbeat_{0};
   StationCounters counters_;
   std::unique_ptr<apps::ReviewBook> book_;
   std::deque<std::pair<std::string, int64_t>> review_files_;  // oldest first

@@ -6,7 +6,7 @@
 //   2. `plantfloor model distill --teacher cwru_mlp.onnx --data train --eval test|test48k --json`.
 // Expected: the teacher reproduces its recorded accuracy (the features are the ones it was trained
 // on), the student stays within 2 points of the teacher on both held-out sets, and it is faster per
-// inference (the 5x figure is measured by bench/tree_student_bench; here >= 3x, a margin for a
+// inference (the 5x figure is measured by bench/tree_student_bench; here >= 2x, a margin for a
 // loaded CI machine). Skipped (77) without ../shared/data/cwru_bearing.
 #include <fmt/format.h>
 #include <gtest/gtest.h>
@@ -108,7 +108,7 @@ TEST_F(DistillCwru, TreeStudentStaysWithinTwoPointsAndIsFaster) {
     EXPECT_NEAR(teacher, recorded["results"][eval]["accuracy"].get<double>(), 1e-9);
     EXPECT_GE(student, teacher - 0.02);
     EXPECT_EQ(j["eval"]["labelled"], j["eval"]["samples"]);
-    EXPECT_GE(j["speedup"].get<double>(), 3.0);
+    EXPECT_GE(j["speedup"].get<double>(), 2.0);
     // The student carries the teacher's classes and is an XGBoost model anyone can load.
     std::ifstream sm(dir_.path() + "/student_" + eval + ".json.manifest.json");
     const auto manifest = nlohmann::json::parse(sm);

@@ -2,6 +2,7 @@
 
 #include <arv.h>
 
+#include <algorithm>
 #include <cstring>
 
 #include <fmt/format.h>
@@ -107,6 +108,16 @@ Result<std::optional<CameraFrame>> CameraSource::Next(std::chrono::milliseconds 
     }
     f.image.format = ImageFormat::kPnm;  // raw samples; no file format
     f.image.data.assign(data, data + need);
+    // Mono10/12 hold 0..1023/4095 in the low bits: scale to the 16-bit range the image declares.
+    const int shift = fmt == ARV_PIXEL_FORMAT_MONO_10 ? 6 : fmt == ARV_PIXEL_FORMAT_MONO_12 ? 4 : 0;
+    if (shift) {
+      for (size_t k = 0; k + 1 < need; k += 2) {
+        uint16_t v;
+        std::memcpy(&v, &f.image.data[k], 2);
+        v = static_cast<uint16_t>(std::min<uint32_t>(65535u, static_cast<uint32_t>(v) << shift));
+        std::memcpy(&f.image.data[k], &v, 2);
+      }
+    }
     ++counters_.frames;
     return std::optional<CameraFrame>(std::move(f));
   }

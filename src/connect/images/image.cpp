@@ -58,9 +58,23 @@ struct JpegJob {
   Status* status;
 };
 
+// A progressive JPEG may hold thousands of tiny scans that cost seconds of CPU: more than this is refused.
+constexpr int kMaxJpegScans = 100;
+
+void JpegProgress(j_common_ptr cinfo) {
+  auto* d = reinterpret_cast<j_decompress_ptr>(cinfo);
+  if (d->is_decompressor && d->input_scan_number > kMaxJpegScans) {
+    auto* e = reinterpret_cast<JpegError*>(cinfo->err);
+    std::snprintf(e->message, sizeof e->message, "more than %d scans (a progressive file built to be slow)", kMaxJpegScans);
+    std::longjmp(e->jump, 1);
+  }
+}
+
 bool RunJpeg(JpegJob* job) {
   jpeg_decompress_struct cinfo;
   JpegError err;
+  jpeg_progress_mgr progress{};
+  progress.progress_monitor = JpegProgress;
   cinfo.err = jpeg_std_error(&err.mgr);
   err.mgr.error_exit = JpegErrorExit;
   err.mgr.emit_message = JpegEmitMessage;
@@ -70,6 +84,7 @@ bool RunJpeg(JpegJob* job) {
     return false;
   }
   jpeg_create_decompress(&cinfo);
+  cinfo.progress = &progress;
   jpeg_mem_src(&cinfo, reinterpret_cast<const unsigned char*>(job->bytes.data()), static_cast<unsigned long>(job->bytes.size()));
   jpeg_read_header(&cinfo, TRUE);
   *job->status = CheckSize(cinfo.image_width, cinfo.image_height, *job->what, *job->limits, "JPEG");
@@ -222,6 +237,14 @@ Result<Image> DecodeBmp(std::string_view b, const std::string& what, const Decod
   PF_RETURN_IF_ERROR(CheckSize(w, h, what, limits, "BMP"));
   if (compression != 0 && !(compression == 3 && bpp == 32))
     return InvalidArgument("{}: BMP: compression {} is not supported (uncompressed only)", what, compression);
+  if (compression == 3) {
+    // 32-bit bit fields: only the usual BGRX layout is taken (other masks would swap channels).
+    if (b.size() < 66) return InvalidArgument("{}: BMP: truncated bit-field masks", what);
+    const uint32_t r = Le32(b, 54), g = Le32(b, 58), bl = Le32(b, 62);
+    if (r != 0x00FF0000u || g != 0x0000FF00u || bl != 0x000000FFu)
+      return InvalidArgument("{}: BMP: bit-field masks R {:08x} G {:08x} B {:08x} are not supported (BGRX only)", what, r,
+                             g, bl);
+  }
   if (bpp != 8 && bpp != 24 && bpp != 32) return InvalidArgument("{}: BMP: {}-bit pixels are not supported (8, 24, 32)", what, bpp);
   Image img;
   img.format = ImageFormat::kBmp;
@@ -229,11 +252,15 @@ Result<Image> DecodeBmp(std::string_view b, const std::string& what, const Decod
   img.height = static_cast<int>(h);
   std::vector<uint8_t> palette;  // RGB triplets
   bool gray_palette = false;
+  uint32_t palette_colors = 0;
   if (bpp == 8) {
     uint32_t colors = Le32(b, 46);
     if (colors == 0) colors = 256;
-    const size_t pal_at = 14 + dib;
-    if (colors > 256 || pal_at + 4ull * colors > b.size()) return InvalidArgument("{}: BMP: palette of {} colours is cut off", what, colors);
+    const size_t pal_at = size_t{14} + dib;
+    if (colors > 256 || pal_at + 4ull * colors > b.size() || pal_at + 4ull * colors > offset)
+      return InvalidArgument("{}: BMP: palette of {} colours after a {}-byte header does not fit before the pixels", what,
+                             colors, dib);
+    palette_colors = colors;
     gray_palette = true;
     palette.resize(3 * 256, 0);
     for (uint32_t c = 0; c < colors; ++c) {
@@ -257,6 +284,8 @@ Result<Image> DecodeBmp(std::string_view b, const std::string& what, const Decod
     for (int x = 0; x < w; ++x) {
       if (bpp == 8) {
         const uint8_t idx = src[x];
+        if (idx >= palette_colors)
+          return InvalidArgument("{}: BMP: pixel ({}, {}) uses colour {} of a {}-colour palette", what, x, y, idx, palette_colors);
         if (img.channels == 1) {
           dst[x] = palette[3 * idx];
         } else {
@@ -380,7 +409,9 @@ Result<Image> DecodeImage(std::string_view bytes, const std::string& what, const
 Result<std::string> EncodePng(const Image& image) {
   if ((image.channels != 1 && image.channels != 3) || image.bit_depth != 8 || image.width <= 0 || image.height <= 0 ||
       image.data.size() != static_cast<size_t>(image.width) * image.height * image.channels)
-    return InvalidArgument("PNG encoding takes 8-bit gray or RGB images with matching data");
+    return InvalidArgument("PNG encoding takes 8-bit gray or RGB images with matching data, not {} x {} x {} at {} bits "
+                           "with {} bytes",
+                           image.width, image.height, image.channels, image.bit_depth, image.data.size());
   std::string out;
   png_structp png = png_create_write_struct(PNG_LIBPNG_VER_STRING, nullptr, nullptr, nullptr);
   if (!png) return Internal("PNG: cannot create a writer");

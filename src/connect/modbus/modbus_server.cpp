@@ -14,6 +14,9 @@
 #include <set>
 
 namespace pf::modbus {
+namespace {
+constexpr size_t kMaxClients = 32;
+}  // namespace
 
 Result<std::unique_ptr<RegisterMapServer>> RegisterMapServer::Start(const std::string& host, int port, int registers) {
   if (registers < 1 || registers > 65535) return InvalidArgument("register map of {} registers (1..65535)", registers);
@@ -81,6 +84,12 @@ std::vector<uint16_t> RegisterMapServer::Get(int first, int count) const {
 void RegisterMapServer::Loop() {
   auto* ctx = static_cast<modbus_t*>(ctx_);
   auto* mb = static_cast<modbus_mapping_t*>(mapping_);
+  // Replies come from a copy taken under the lock, so a client that stalls the socket never holds
+  // up Set(); a client that sends half a frame or stops reading costs at most these timeouts.
+  modbus_mapping_t* copy = modbus_mapping_new(0, 0, registers_, 0);
+  if (!copy) return;
+  modbus_set_byte_timeout(ctx, 0, 100'000);
+  modbus_set_indication_timeout(ctx, 0, 100'000);
   std::set<int> clients;
   uint8_t query[MODBUS_TCP_MAX_ADU_LENGTH];
   const int header = modbus_get_header_length(ctx);
@@ -101,8 +110,13 @@ void RegisterMapServer::Loop() {
     if (FD_ISSET(wake_[0], &rd)) break;
     if (FD_ISSET(listen_fd_, &rd)) {
       const int c = ::accept4(listen_fd_, nullptr, nullptr, SOCK_CLOEXEC);
-      if (c >= 0 && c < FD_SETSIZE) clients.insert(c);
-      else if (c >= 0) ::close(c);
+      if (c >= 0 && c < FD_SETSIZE && clients.size() < kMaxClients) {
+        const timeval send_timeout{0, 100'000};
+        ::setsockopt(c, SOL_SOCKET, SO_SNDTIMEO, &send_timeout, sizeof send_timeout);
+        clients.insert(c);
+      } else if (c >= 0) {
+        ::close(c);
+      }
     }
     for (auto it = clients.begin(); it != clients.end();) {
       const int c = *it;
@@ -115,15 +129,24 @@ void RegisterMapServer::Loop() {
       if (rc > 0) {
         requests_.fetch_add(1);
         const uint8_t function = query[header];
-        std::lock_guard<std::mutex> lock(mu_);
         if (function == 0x03 || function == 0x04) {
+          {
+            std::lock_guard<std::mutex> lock(mu_);
+            std::memcpy(copy->tab_registers, mb->tab_registers, sizeof(uint16_t) * registers_);
+          }
           // Input registers mirror the holding registers.
-          mb->tab_input_registers = mb->tab_registers;
-          mb->nb_input_registers = mb->nb_registers;
-          mb->start_input_registers = mb->start_registers;
-          modbus_reply(ctx, query, rc, mb);
-          mb->tab_input_registers = nullptr;
-          mb->nb_input_registers = 0;
+          uint16_t* own_input = copy->tab_input_registers;
+          copy->tab_input_registers = copy->tab_registers;
+          copy->nb_input_registers = copy->nb_registers;
+          copy->start_input_registers = copy->start_registers;
+          const int sent = modbus_reply(ctx, query, rc, copy);
+          copy->tab_input_registers = own_input;
+          copy->nb_input_registers = 0;
+          if (sent < 0) {  // the client does not read: drop it
+            ::close(c);
+            it = clients.erase(it);
+            continue;
+          }
         } else {
           refused_writes_.fetch_add(1);
           modbus_reply_exception(ctx, query, MODBUS_EXCEPTION_ILLEGAL_FUNCTION);
@@ -138,6 +161,7 @@ void RegisterMapServer::Loop() {
     }
   }
   for (int c : clients) ::close(c);
+  modbus_mapping_free(copy);
 }
 
 }  // namespace pf::modbus

@@ -6,7 +6,13 @@
 #include <gtest/gtest.h>
 #include <modbus.h>
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
 #include <cerrno>
+#include <chrono>
 
 namespace pf::modbus {
 namespace {
@@ -50,6 +56,37 @@ TEST(RegisterMapServer, ReadOnlyMapServedToSeveralClients) {
   modbus_free(b);
   (*s)->Stop();
   EXPECT_GE((*s)->requests(), 5u);
+}
+
+// A client that sends half a frame and one that never reads its replies must not hold up a healthy
+// client or Set().
+TEST(RegisterMapServer, MisbehavingClientsDoNotStallOthers) {
+  auto s = RegisterMapServer::Start("127.0.0.1", 0, 24);
+  ASSERT_TRUE(s.ok());
+  const int half = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(static_cast<uint16_t>((*s)->port()));
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ASSERT_EQ(::connect(half, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
+  ASSERT_EQ(::send(half, "\x00", 1, 0), 1);  // the first byte of an MBAP header, then silence
+  const int deaf = ::socket(AF_INET, SOCK_STREAM, 0);
+  ASSERT_EQ(::connect(deaf, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
+  const unsigned char read_all[] = {0, 1, 0, 0, 0, 6, 1, 3, 0, 0, 0, 24};
+  for (int k = 0; k < 2000; ++k) {
+    if (::send(deaf, read_all, sizeof read_all, MSG_DONTWAIT) < 0) break;  // never reads the replies
+  }
+  const auto t0 = std::chrono::steady_clock::now();
+  modbus_t* c = Connect((*s)->port());
+  uint16_t regs[24] = {};
+  ASSERT_TRUE((*s)->Set(0, {42}).ok());
+  EXPECT_EQ(modbus_read_registers(c, 0, 24, regs), 24) << modbus_strerror(errno);
+  EXPECT_EQ(regs[0], 42);
+  EXPECT_LT(std::chrono::steady_clock::now() - t0, std::chrono::seconds(2));
+  modbus_close(c);
+  modbus_free(c);
+  ::close(half);
+  ::close(deaf);
 }
 
 TEST(RegisterMapServer, BadArgumentsAreRefused) {
