@@ -170,11 +170,14 @@ StationCounters VisionStation::counters() const {
   return counters_;
 }
 
-void VisionStation::KeepForReview(uint32_t seq, std::string_view bytes, const images::Image* image,
-                                  const apps::Inspection& r) {
+void VisionStation::KeepForReview(const ReviewJob& job) {
   if (options_.review_budget_bytes <= 0) return;
+  const uint32_t seq = job.sequence;
+  const std::string_view bytes = job.bytes;
+  const apps::Inspection& r = job.inspection;
+  std::lock_guard<std::mutex> lock(review_mu_);
   std::string data, path;
-  auto img = image ? Result<images::Image>(*image) : images::DecodeImage(bytes, "review", inspector_->options().limits);
+  auto img = job.image ? Result<images::Image>(*job.image) : images::DecodeImage(bytes, "review", inspector_->options().limits);
   if (img.ok()) {
     auto png = images::EncodePng(apps::Overlay(*img, r));
     if (png.ok()) data = std::move(*png);
@@ -203,7 +206,7 @@ void VisionStation::KeepForReview(uint32_t seq, std::string_view bytes, const im
 
 Result<Json> VisionStation::InspectLocked(std::string_view bytes, const images::Image* image, const std::string& name,
                                           const std::string& part_id, const std::string& claim, const std::string& source,
-                                          double acquire_ms, int64_t detected_mono_ns) {
+                                          double acquire_ms, int64_t detected_mono_ns, std::optional<ReviewJob>* review) {
   apps::Inspection r = image ? inspector_->InspectImage(*image, acquire_ms) : inspector_->Inspect(bytes, name, acquire_ms);
   const uint32_t seq = ++sequence_;
   const std::string pid = part_id.empty() ? fmt::format("upload-{}", seq) : part_id;
@@ -234,7 +237,14 @@ Result<Json> VisionStation::InspectLocked(std::string_view bytes, const images::
                         audit});
   ++counters_.inspected;
   ++(r.verdict == apps::Verdict::kAccept ? counters_.accept : r.verdict == apps::Verdict::kReject ? counters_.reject : counters_.uncertain);
-  if (r.verdict != apps::Verdict::kAccept || audit) KeepForReview(seq, bytes, image, r);
+  if ((r.verdict != apps::Verdict::kAccept || audit) && options_.review_budget_bytes > 0) {
+    ReviewJob job;
+    job.sequence = seq;
+    if (image) job.image = *image;
+    else job.bytes.assign(bytes.data(), bytes.size());
+    job.inspection = std::move(r);
+    *review = std::move(job);
+  }
   return Json::parse(j.dump());
 }
 
@@ -244,27 +254,48 @@ Status VisionStation::Process(const images::ClaimedFile& f, const std::function<
   auto bytes = ReadFileBytes(f.path);
   const double acquire = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
   std::string line;
+  std::optional<ReviewJob> review;
   {
+    const auto t_wait = std::chrono::steady_clock::now();
     std::lock_guard<std::mutex> lock(mu_);
+    // Waiting for the station counts against the cycle budget like the file read.
+    const double waited = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t_wait).count();
     // An unreadable file is judged on no bytes: a decode error, "uncertain", like any bad image.
     PF_ASSIGN_OR_RETURN(Json j, InspectLocked(bytes.ok() ? std::string_view(*bytes) : std::string_view(), nullptr, f.name,
-                                              fs::path(f.name).stem().string(), claim, "folder", acquire,
-                                              f.detected_mono_ns));
+                                              fs::path(f.name).stem().string(), claim, "folder", acquire + waited,
+                                              f.detected_mono_ns, &review));
     line = j.dump();
   }
+  if (review) KeepForReview(*review);
   if (on_inspection) on_inspection(line);
   return folder_->Done(f);
 }
 
 Result<Json> VisionStation::InspectUpload(std::string_view bytes, const std::string& part_id) {
-  std::lock_guard<std::mutex> lock(mu_);
-  ++counters_.uploads;
-  return InspectLocked(bytes, nullptr, part_id.empty() ? "upload" : part_id, part_id, "", "upload", 0, 0);
+  std::optional<ReviewJob> review;
+  Result<Json> j = Internal("unset");
+  {
+    const auto t_wait = std::chrono::steady_clock::now();
+    std::lock_guard<std::mutex> lock(mu_);
+    const double waited = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t_wait).count();
+    ++counters_.uploads;
+    j = InspectLocked(bytes, nullptr, part_id.empty() ? "upload" : part_id, part_id, "", "upload", waited, 0, &review);
+  }
+  if (review) KeepForReview(*review);
+  return j;
 }
 
 Result<Json> VisionStation::InspectFrame(const images::Image& image, const std::string& part_id) {
-  std::lock_guard<std::mutex> lock(mu_);
-  return InspectLocked({}, &image, part_id, part_id, "", "camera", 0, 0);
+  std::optional<ReviewJob> review;
+  Result<Json> j = Internal("unset");
+  {
+    const auto t_wait = std::chrono::steady_clock::now();
+    std::lock_guard<std::mutex> lock(mu_);
+    const double waited = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t_wait).count();
+    j = InspectLocked({}, &image, part_id, part_id, "", "camera", waited, 0, &review);
+  }
+  if (review) KeepForReview(*review);
+  return j;
 }
 
 Result<Json> VisionStation::AddVerdict(uint32_t sequence, bool agree, const std::string& label, const std::string& who) {

@@ -22,6 +22,7 @@
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <set>
 #include <string>
 
@@ -75,12 +76,20 @@ class VisionStation {
 
  private:
   VisionStation() = default;
+  // What KeepForReview needs, taken under mu_ and written after it is released.
+  struct ReviewJob {
+    uint32_t sequence = 0;
+    std::string bytes;
+    std::optional<images::Image> image;
+    apps::Inspection inspection;
+  };
   // mu_ held. `claim` is "" for uploads and frames; `image` (a frame) replaces `bytes` when not null.
+  // Fills *review when the part is kept for a person.
   Result<nlohmann::json> InspectLocked(std::string_view bytes, const images::Image* image, const std::string& name,
                                        const std::string& part_id, const std::string& claim, const std::string& source,
-                                       double acquire_ms, int64_t detected_mono_ns);
+                                       double acquire_ms, int64_t detected_mono_ns, std::optional<ReviewJob>* review);
   Status Process(const images::ClaimedFile& f, const std::function<void(const std::string&)>& on_inspection);
-  void KeepForReview(uint32_t seq, std::string_view bytes, const images::Image* image, const apps::Inspection& r);
+  void KeepForReview(const ReviewJob& job);  // takes review_mu_
   std::unique_ptr<apps::VisionInspector> inspector_;
   std::unique_ptr<images::FolderSource> folder_;
   std::unique_ptr<modbus::RegisterMapServer> server_;
@@ -95,6 +104,7 @@ class VisionStation {
   std::atomic<uint16_t> heartbeat_{0};
   StationCounters counters_;
   std::unique_ptr<apps::ReviewBook> book_;
+  std::mutex review_mu_;  // the review images (written outside mu_: a 5 MP overlay must not hold up verdicts)
   std::deque<std::pair<std::string, int64_t>> review_files_;  // oldest first
   int64_t review_bytes_ = 0;
 };
