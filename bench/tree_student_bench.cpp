@@ -17,27 +17,16 @@
 #include <string>
 #include <vector>
 
+#include "bench_util.h"
 #include "engine/model.h"
 #include "engine/npy.h"
 #include "engine/tree_model.h"
 
 namespace {
 
+using pf::bench::Percentile;
+
 using Clock = std::chrono::steady_clock;
-
-long VmHwmKb() {
-  std::ifstream in("/proc/self/status");
-  std::string line;
-  while (std::getline(in, line)) {
-    if (line.rfind("VmHWM:", 0) == 0) return std::atol(line.c_str() + 6);
-  }
-  return 0;
-}
-
-double Pct(std::vector<double> v, double p) {
-  std::sort(v.begin(), v.end());
-  return v[std::min(v.size() - 1, static_cast<size_t>(p * static_cast<double>(v.size())))];
-}
 
 int Fail(const std::string& what) {
   std::fprintf(stderr, "error: %s\n", what.c_str());
@@ -120,14 +109,14 @@ int main(int argc, char** argv) {
   if (!ok) return Fail("a run failed");
   std::printf("tree student bench: %zu rows of %lld features, %d interleaved runs, 1 thread\n", rows.size(),
               static_cast<long long>(features), runs);
-  std::printf("  teacher %s (engine)        p50 %8.3f us  p99 %8.3f us\n", teacher_path.c_str(), Pct(t_teacher, 0.5),
-              Pct(t_teacher, 0.99));
+  std::printf("  teacher %s (engine)        p50 %8.3f us  p99 %8.3f us\n", teacher_path.c_str(), Percentile(t_teacher, 0.5),
+              Percentile(t_teacher, 0.99));
   std::printf("  student %s (Model::Run)    p50 %8.3f us  p99 %8.3f us   teacher/student %.1fx\n", student_path.c_str(),
-              Pct(t_student, 0.5), Pct(t_student, 0.99), Pct(t_teacher, 0.5) / Pct(t_student, 0.5));
-  std::printf("  trees, native loop               p50 %8.3f us  p99 %8.3f us\n", Pct(t_loop, 0.5), Pct(t_loop, 0.99));
-  std::printf("  trees, XGBoost 1.7 C API (peer)  p50 %8.3f us  p99 %8.3f us   xgboost/native %.1fx\n", Pct(t_xgb, 0.5),
-              Pct(t_xgb, 0.99), Pct(t_xgb, 0.5) / Pct(t_loop, 0.5));
+              Percentile(t_student, 0.5), Percentile(t_student, 0.99), Percentile(t_teacher, 0.5) / Percentile(t_student, 0.5));
+  std::printf("  trees, native loop               p50 %8.3f us  p99 %8.3f us\n", Percentile(t_loop, 0.5), Percentile(t_loop, 0.99));
+  std::printf("  trees, XGBoost 1.7 C API (peer)  p50 %8.3f us  p99 %8.3f us   xgboost/native %.1fx\n", Percentile(t_xgb, 0.5),
+              Percentile(t_xgb, 0.99), Percentile(t_xgb, 0.5) / Percentile(t_loop, 0.5));
   std::printf("  native vs XGBoost: largest output difference %.3g\n", max_diff);
-  std::printf("  peak RSS (whole process: teacher, student twice, rows) %ld kB\n", VmHwmKb());
+  std::printf("  peak RSS (whole process: teacher, student twice, rows) %ld kB\n", pf::bench::PeakRssKb());
   return max_diff <= 1e-5 ? 0 : 1;
 }

@@ -14,24 +14,15 @@
 #include <vector>
 
 #include "apps/vision_inspector.h"
+#include "bench_util.h"
 #include "core/file.h"
 #include "engine/model.h"
 
 namespace {
 
+using pf::bench::Percentile;
+
 using Clock = std::chrono::steady_clock;
-
-long VmHwmKb() {
-  std::ifstream in("/proc/self/status");
-  for (std::string line; std::getline(in, line);)
-    if (line.rfind("VmHWM:", 0) == 0) return std::atol(line.c_str() + 6);
-  return 0;
-}
-
-double Pct(std::vector<double> v, double p) {
-  std::sort(v.begin(), v.end());
-  return v[std::min(v.size() - 1, static_cast<size_t>(p * static_cast<double>(v.size())))];
-}
 
 struct Times {
   std::vector<double> total, decode, pre, infer;
@@ -45,10 +36,10 @@ struct Times {
   }
   void Print(const char* name, double goal_ms) const {
     std::printf("%s: %zu inspections, total p50 %.3f ms, p99 %.3f ms, max %.3f ms (goal p99 < %.0f ms: %s)\n", name,
-                total.size(), Pct(total, 0.5), Pct(total, 0.99), Pct(total, 1.0), goal_ms,
-                Pct(total, 0.99) < goal_ms ? "met" : "NOT met");
+                total.size(), Percentile(total, 0.5), Percentile(total, 0.99), Percentile(total, 1.0), goal_ms,
+                Percentile(total, 0.99) < goal_ms ? "met" : "NOT met");
     std::printf("   stages p50: decode %.3f, preprocess %.3f, infer %.3f ms; verdicts accept %d reject %d uncertain %d\n",
-                Pct(decode, 0.5), Pct(pre, 0.5), Pct(infer, 0.5), verdicts[0], verdicts[1], verdicts[2]);
+                Percentile(decode, 0.5), Percentile(pre, 0.5), Percentile(infer, 0.5), verdicts[0], verdicts[1], verdicts[2]);
   }
 };
 
@@ -136,6 +127,6 @@ int main(int argc, char** argv) {
   std::printf("B image: %d x %d 8-bit gray PNG of %zu bytes, ROIs (400,600) and (1800,1400) 200x200\n", big.width,
               big.height, png->size());
   b.Print("B 2448x2048 PNG, 2 ROIs", 100);
-  std::printf("peak RSS %ld kB\n", VmHwmKb());
-  return Pct(a.total, 0.99) < 20 && Pct(b.total, 0.99) < 100 ? 0 : 1;
+  std::printf("peak RSS %ld kB\n", pf::bench::PeakRssKb());
+  return Percentile(a.total, 0.99) < 20 && Percentile(b.total, 0.99) < 100 ? 0 : 1;
 }
