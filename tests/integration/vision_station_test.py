@@ -23,6 +23,7 @@ import threading
 import time
 
 SKIP = 77
+STARTED = []  # every station process, killed at the end whatever happened
 
 
 def percentile(v, p):
@@ -35,6 +36,7 @@ def start_station(pf, model, watch, port):
                           "--settle-ms", "300", "--reject-threshold", "0.5", "--http-port", "0"],
                          stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
                          env=dict(os.environ, OMP_WAIT_POLICY="passive"))
+    STARTED.append(p)
     line = p.stdout.readline()
     while line and not line.startswith("READY"):  # log lines before it
         line = p.stdout.readline()
@@ -68,7 +70,6 @@ def main():
     names = [l.strip() for l in open(os.path.join(src, "tests", "fixtures", "splits", "neu_test.txt")) if l.strip()]
     blobs = [(n[:n.rindex("_")], open(os.path.join(images_dir, n), "rb").read()) for n in names]
     model = os.path.join(src, "tests", "fixtures", "models", "neu_cnn_int8.onnx")
-    classes = ["crazing", "inclusion", "patches", "pitted_surface", "rolled-in_scale", "scratches"]
     total = int(args.seconds * args.rate)
     with tempfile.TemporaryDirectory() as tmp:
         watch = os.path.join(tmp, "in")
@@ -185,4 +186,11 @@ def main():
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    try:
+        code = main()
+    finally:
+        for proc in STARTED:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+    sys.exit(code)
