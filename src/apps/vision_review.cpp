@@ -39,11 +39,6 @@ void ReviewBook::AddInspection(const ReviewRecord& r) {
   }
 }
 
-const ReviewRecord* ReviewBook::Find(uint32_t sequence) const {
-  const auto it = records_.find(sequence);
-  return it == records_.end() ? nullptr : &it->second;
-}
-
 Result<ReviewRecord> ReviewBook::AddVerdict(uint32_t sequence, bool agree, const std::string& label) {
   const auto it = records_.find(sequence);
   if (it == records_.end()) return NotFound("inspection {} is not waiting for a verdict (unknown, accepted outside the audit, or expired from the queue)", sequence);

@@ -52,8 +52,6 @@ class ReviewBook {
   explicit ReviewBook(std::vector<std::string> good_classes, size_t max_open = 10000)
       : good_(std::move(good_classes)), max_open_(max_open) {}
   void AddInspection(const ReviewRecord& r);
-  bool Known(uint32_t sequence) const { return records_.count(sequence) > 0; }
-  const ReviewRecord* Find(uint32_t sequence) const;
   // Records the inspector's verdict; returns the updated record. Errors: unknown sequence (not found),
   // a second verdict (already exists), an uncertain part without a class (invalid argument).
   Result<ReviewRecord> AddVerdict(uint32_t sequence, bool agree, const std::string& label);
