@@ -66,6 +66,8 @@ std::optional<FieldError> ParseObject(std::string_view body, json& out) {
     out = body.empty() ? json::object() : json::parse(body);
   } catch (const json::parse_error& e) {
     return FieldError{"body", InvalidArgument("malformed JSON body at byte {}: {}", e.byte, e.what())};
+  } catch (const json::out_of_range& e) {  // a number too large for any type
+    return FieldError{"body", InvalidArgument("malformed JSON body: {}", e.what())};
   }
   if (!out.is_object()) return FieldError{"body", InvalidArgument("the body must be a JSON object, got {}", out.type_name())};
   return std::nullopt;

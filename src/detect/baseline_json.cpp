@@ -245,6 +245,8 @@ Result<Baseline> Baseline::FromJson(std::string_view text) {
     root = json::parse(text);
   } catch (const json::parse_error& e) {
     return InvalidArgument("baseline JSON: not valid JSON at byte {}: {}", e.byte, e.what());
+  } catch (const json::out_of_range& e) {  // a number too large for any type
+    return InvalidArgument("baseline JSON: not valid JSON: {}", e.what());
   }
   PF_ASSIGN_OR_RETURN(std::string format, Reader::String(root, "", "format"));
   if (format != kFormat) return Reader::Err("format", fmt::format("expected \"{}\", got \"{}\"", kFormat, format));

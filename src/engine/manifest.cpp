@@ -184,8 +184,8 @@ Result<Manifest> ParseManifest(std::string_view json, const std::string& what) {
     // Re-parse with exceptions only to get nlohmann's byte position for the message.
     try {
       (void)Json::parse(json.begin(), json.end());
-    } catch (const Json::parse_error& e) {
-      return InvalidArgument("{}: not valid JSON: {}", what, e.what());  // names line and column
+    } catch (const Json::exception& e) {  // parse_error (line and column), out_of_range (a number too large)
+      return InvalidArgument("{}: not valid JSON: {}", what, e.what());
     }
     return InvalidArgument("{}: not valid JSON", what);
   }

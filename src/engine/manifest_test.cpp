@@ -80,6 +80,14 @@ TEST(Manifest, ParseErrorsNameTheKey) {
   EXPECT_EQ(msg(bad_threshold), "m.json: 'outputs[0].thresholds.alarm' must be a number");
 }
 
+// Found by fuzz_onnx_loader (fuzz/regressions/fuzz_onnx_loader/manifest_number_overflow.onnx): a number
+// too large for any type made nlohmann throw out_of_range, not parse_error, and the process ended.
+TEST(Manifest, NumberTooLargeIsAnErrorNotACrash) {
+  auto m = ParseManifest(R"({"manifest_version": 7e79752})", "m.onnx");
+  ASSERT_FALSE(m.ok());
+  EXPECT_NE(m.status().message().find("not valid JSON"), std::string::npos) << m.status().ToString();
+}
+
 TEST(Manifest, ValidationNamesTheMismatchedField) {
   const Manifest good = *ParseManifest(FullManifest(), "m.json");
   auto check = [&](auto edit, std::vector<ValueInfo> inputs = kInputs, std::vector<ValueInfo> outputs = kOutputs) {

@@ -608,6 +608,8 @@ ApiResponse AlertService::Action(const ApiRequest& r, const std::string& action)
     body = r.body.empty() ? json::object() : json::parse(r.body);
   } catch (const json::parse_error& e) {
     return ApiResponse::Error(InvalidArgument("malformed JSON body at byte {}: {}", e.byte, e.what()), "body");
+  } catch (const json::out_of_range& e) {  // a number too large for any type
+    return ApiResponse::Error(InvalidArgument("malformed JSON body: {}", e.what()), "body");
   }
   if (!body.is_object())
     return ApiResponse::Error(InvalidArgument("the body must be a JSON object, got {}", body.type_name()), "body");

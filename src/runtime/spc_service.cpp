@@ -447,6 +447,8 @@ Result<json> Body(const ApiRequest& r, std::initializer_list<std::string_view> k
     body = r.body.empty() ? json::object() : json::parse(r.body);
   } catch (const json::parse_error& e) {
     return InvalidArgument("body: malformed JSON at byte {}: {}", e.byte, e.what());
+  } catch (const json::out_of_range& e) {  // a number too large for any type
+    return InvalidArgument("body: malformed JSON: {}", e.what());
   }
   if (!body.is_object()) return InvalidArgument("body: must be a JSON object, got {}", body.type_name());
   for (const auto& [k, _] : body.items())
