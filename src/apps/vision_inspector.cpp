@@ -6,6 +6,7 @@
 #include <fmt/format.h>
 
 #include "apps/vision_anomaly.h"
+#include "core/file.h"
 
 namespace pf::apps {
 namespace {
@@ -100,6 +101,30 @@ Result<std::unique_ptr<VisionInspector>> VisionInspector::Create(std::unique_ptr
   }
   v->model_ = std::move(model);
   return v;
+}
+
+Result<std::unique_ptr<VisionInspector>> VisionInspector::Load(const std::string& model, const std::string& anomaly_dir,
+                                                               const VisionOptions& options, int threads) {
+  if (model.empty() == anomaly_dir.empty())
+    return InvalidArgument("give a classification model or an anomaly directory, not {}", model.empty() ? "neither" : "both");
+  engine::ModelOptions mo;
+  mo.threads = threads;
+  const std::string path = anomaly_dir.empty() ? model : anomaly_dir + "/texture.onnx";
+  PF_ASSIGN_OR_RETURN(auto m, engine::LoadModel(path, mo));
+  if (anomaly_dir.empty()) {
+    auto r = Create(std::move(m), options);
+    if (!r.ok()) return r.status().WithContext(path);
+    return r;
+  }
+  const std::string json_path = anomaly_dir + "/anomaly.json";
+  PF_ASSIGN_OR_RETURN(std::string text, ReadFileBytes(json_path));
+  auto j = nlohmann::json::parse(text, nullptr, false);
+  if (j.is_discarded()) return InvalidArgument("{} is not JSON", json_path);
+  auto det = AnomalyDetector::FromJson(j);
+  if (!det.ok()) return det.status().WithContext(json_path);
+  auto r = CreateAnomaly(std::move(m), *det, options);
+  if (!r.ok()) return r.status().WithContext(path);
+  return r;
 }
 
 Result<std::unique_ptr<VisionInspector>> VisionInspector::CreateAnomaly(std::unique_ptr<engine::Model> texture,

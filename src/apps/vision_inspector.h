@@ -83,6 +83,10 @@ class VisionInspector {
   // rejected as anomalous, else accepted (confidence = score / threshold); failures are uncertain.
   static Result<std::unique_ptr<VisionInspector>> CreateAnomaly(std::unique_ptr<engine::Model> texture,
                                                                 const AnomalyDetector& detector, const VisionOptions& options);
+  // From files: a classification model (`model`, .onnx) or an anomaly directory (`anomaly_dir`, from
+  // `plantfloor anomaly fit`: texture.onnx and anomaly.json); exactly one of the two. Errors name the file.
+  static Result<std::unique_ptr<VisionInspector>> Load(const std::string& model, const std::string& anomaly_dir,
+                                                       const VisionOptions& options, int threads = 1);
 
   // Never fails: problems become an "uncertain" inspection with the reason. `acquire_ms` is the time
   // the caller spent getting the bytes (file read, upload), counted in the total.

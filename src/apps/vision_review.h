@@ -52,6 +52,15 @@ class ReviewBook {
   explicit ReviewBook(std::vector<std::string> good_classes, size_t max_open = 10000)
       : good_(std::move(good_classes)), max_open_(max_open) {}
   void AddInspection(const ReviewRecord& r);
+  void AddInspection(uint32_t sequence, std::string part_id, std::string verdict, std::string model_class, bool audit = false) {
+    ReviewRecord r;
+    r.sequence = sequence;
+    r.part_id = std::move(part_id);
+    r.verdict = std::move(verdict);
+    r.model_class = std::move(model_class);
+    r.audit = audit;
+    AddInspection(r);
+  }
   // Records the inspector's verdict; returns the updated record. Errors: unknown sequence (not found),
   // a second verdict (already exists), an uncertain part without a class (invalid argument).
   Result<ReviewRecord> AddVerdict(uint32_t sequence, bool agree, const std::string& label);

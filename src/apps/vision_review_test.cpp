@@ -33,11 +33,11 @@ TEST(VisionReview, PrecisionEscapesAndRecall) {
   ReviewBook book({"ok"});
   uint32_t seq = 0;
   // 100 rejects, 20 reviewed: 18 confirmed. 1000 accepts, 50 audited and reviewed: 1 escape.
-  for (int k = 0; k < 100; ++k) book.AddInspection({++seq, "r", "reject", "crack"});
+  for (int k = 0; k < 100; ++k) book.AddInspection(++seq, "r", "reject", "crack");
   for (uint32_t s = 1; s <= 20; ++s) ASSERT_TRUE(book.AddVerdict(s, s > 2, "").ok());
-  for (int k = 0; k < 1000; ++k) book.AddInspection({++seq, "a", "accept", "ok", k < 50});
+  for (int k = 0; k < 1000; ++k) book.AddInspection(++seq, "a", "accept", "ok", k < 50);
   for (uint32_t s = 101; s <= 150; ++s) ASSERT_TRUE(book.AddVerdict(s, s != 101, s == 101 ? "crack" : "").ok());
-  book.AddInspection({++seq, "u", "uncertain", "crack"});
+  book.AddInspection(++seq, "u", "uncertain", "crack");
   EXPECT_EQ(book.AddVerdict(seq, true, "").status().code(), StatusCode::kInvalidArgument);
   ASSERT_TRUE(book.AddVerdict(seq, false, "ok").ok());
   EXPECT_EQ(book.AddVerdict(seq, false, "ok").status().code(), StatusCode::kAlreadyExists);
@@ -66,8 +66,8 @@ TEST(VisionReview, PrecisionEscapesAndRecall) {
 TEST(VisionReview, MemoryStaysBoundedOnALongRun) {
   ReviewBook book({"ok"}, 100);
   uint32_t seq = 0;
-  for (int k = 0; k < 100000; ++k) book.AddInspection({++seq, "a", "accept", "ok", false});  // counted only
-  for (int k = 0; k < 250; ++k) book.AddInspection({++seq, "r", "reject", "crack"});
+  for (int k = 0; k < 100000; ++k) book.AddInspection(++seq, "a", "accept", "ok", false);  // counted only
+  for (int k = 0; k < 250; ++k) book.AddInspection(++seq, "r", "reject", "crack");
   EXPECT_EQ(book.Queue(1000).size(), 100u);  // the newest 100 open ones
   EXPECT_EQ(book.AddVerdict(100001, true, "").status().code(), StatusCode::kNotFound);  // expired
   ASSERT_TRUE(book.AddVerdict(seq, true, "").ok());

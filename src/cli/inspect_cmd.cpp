@@ -97,8 +97,10 @@ int RunStation(const InspectArgs& a, std::unique_ptr<apps::VisionInspector> insp
   so.modbus_port = a.modbus_port;
   so.audit_rate = a.audit_rate;
   so.review_budget_bytes = static_cast<int64_t>(a.review_budget_mb * 1024 * 1024);
+  so.camera.device = a.camera;
+  so.camera.frame_rate = a.camera_fps;
   auto station = VisionStation::Create(std::move(inspector), so);
-  if (!station.ok()) return Fail(err, station.status().WithContext("--watch"), kExitBadInput);
+  if (!station.ok()) return Fail(err, station.status().WithContext(a.camera.empty() ? "--watch" : "--watch/--camera"), kExitBadInput);
   std::unique_ptr<ApiServer> api;
   if (a.http_port >= 0) {
     ApiServerOptions ao;
@@ -110,56 +112,13 @@ int RunStation(const InspectArgs& a, std::unique_ptr<apps::VisionInspector> insp
     if (Status st = (*station)->AddRoutes(*api); !st.ok()) return Fail(err, st, kExitFailed);
     if (Status st = api->Start(); !st.ok()) return Fail(err, st.WithContext("--http-port"), kExitBadInput);
   }
-  std::unique_ptr<images::CameraSource> camera;
-  if (!a.camera.empty()) {
-    images::CameraOptions co;
-    co.device = a.camera;
-    co.frame_rate = a.camera_fps;
-    auto c = images::CameraSource::Open(co);
-    if (!c.ok()) return Fail(err, c.status().WithContext("--camera"), kExitBadInput);
-    camera = std::move(*c);
-  }
   std::signal(SIGTERM, OnStopSignal);
   std::signal(SIGINT, OnStopSignal);
-  std::mutex out_mu;  // the folder loop and the camera thread both print journal lines
-  // Camera frames on their own thread; the part id is the device and the camera's frame id.
-  Status camera_status = Status::Ok();
-  std::thread camera_thread;
-  if (camera) {
-    camera_thread = std::thread([&] {
-      while (!g_stop.load()) {
-        auto f = camera->Next(std::chrono::milliseconds(200));
-        if (!f.ok()) {
-          camera_status = f.status();
-          g_stop.store(true);
-          break;
-        }
-        if (!*f) continue;
-        auto j = (*station)->InspectFrame((*f)->image, fmt::format("{}-{}", a.camera, (*f)->frame_id));
-        if (!j.ok()) {
-          camera_status = j.status();
-          g_stop.store(true);
-          break;
-        }
-        std::lock_guard<std::mutex> lock(out_mu);
-        out << j->dump() << "\n" << std::flush;
-      }
-    });
-  }
-  {
-    std::lock_guard<std::mutex> lock(out_mu);
-    out << fmt::format("READY watch={} modbus={} http={} camera={}\n", a.watch,
+  out << fmt::format("READY watch={} modbus={} http={} camera={}\n", a.watch,
                      (*station)->modbus_port() >= 0 ? fmt::format("{}:{}", a.modbus_host, (*station)->modbus_port()) : "off",
-                       api ? fmt::format("{}:{}", a.http_host, api->port()) : "off", camera ? a.camera : "off")
-        << std::flush;
-  }
-  Status st = (*station)->Run(g_stop, [&](const std::string& line) {
-    std::lock_guard<std::mutex> lock(out_mu);
-    out << line << "\n" << std::flush;
-  });
-  g_stop.store(true);
-  if (camera_thread.joinable()) camera_thread.join();
-  if (st.ok()) st = camera_status;
+                     api ? fmt::format("{}:{}", a.http_host, api->port()) : "off", a.camera.empty() ? "off" : a.camera)
+      << std::flush;
+  Status st = (*station)->Run(g_stop, [&](const std::string& line) { out << line << "\n" << std::flush; });
   if (api) api->Stop();
   const auto c = (*station)->counters();
   err << fmt::format("station stopped: {} inspected ({} accept, {} reject, {} uncertain; {} uploaded), {} finished from "
@@ -196,24 +155,9 @@ int RunInspect(const InspectArgs& a, std::ostream& out, std::ostream& err) {
   o.expect_bit_depth = a.expect_bits;
   if (a.model.empty() == a.anomaly.empty())
     return Fail(err, InvalidArgument("give --model M (classification) or --anomaly DIR (anomaly mode)"), kExitBadInput);
-  engine::ModelOptions mo;
-  mo.threads = a.threads;
-  const std::string model_path = a.anomaly.empty() ? a.model : a.anomaly + "/texture.onnx";
-  auto model = engine::LoadModel(model_path, mo);
-  if (!model.ok()) return Fail(err, model.status().WithContext(a.anomaly.empty() ? "--model" : "--anomaly"), kExitBadInput);
-  Result<std::unique_ptr<apps::VisionInspector>> inspector = Internal("unset");
-  if (a.anomaly.empty()) {
-    inspector = apps::VisionInspector::Create(std::move(*model), o);
-  } else {
-    auto text = ReadFileBytes(a.anomaly + "/anomaly.json");
-    if (!text.ok()) return Fail(err, text.status().WithContext("--anomaly"), kExitBadInput);
-    auto j = nlohmann::json::parse(*text, nullptr, false);
-    if (j.is_discarded()) return Fail(err, InvalidArgument("{}/anomaly.json is not JSON", a.anomaly), kExitBadInput);
-    auto det = apps::AnomalyDetector::FromJson(j);
-    if (!det.ok()) return Fail(err, det.status().WithContext(a.anomaly + "/anomaly.json"), kExitBadInput);
-    inspector = apps::VisionInspector::CreateAnomaly(std::move(*model), *det, o);
-  }
-  if (!inspector.ok()) return Fail(err, inspector.status().WithContext(model_path), kExitBadInput);
+  auto inspector = apps::VisionInspector::Load(a.model, a.anomaly, o, a.threads);
+  if (!inspector.ok())
+    return Fail(err, inspector.status().WithContext(a.anomaly.empty() ? "--model" : "--anomaly"), kExitBadInput);
   if (!a.watch.empty()) return RunStation(a, std::move(*inspector), out, err);
   const auto& classes = (*inspector)->classes();
   const size_t nc = classes.size();

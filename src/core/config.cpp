@@ -1,5 +1,7 @@
 #include "core/config.h"
 
+#include <cctype>
+
 #include <algorithm>
 #include <charconv>
 
@@ -47,6 +49,20 @@ std::string ConfigNode::Describe() const {
 
 Status ConfigError(const ConfigNode& node, std::string_view message) {
   return InvalidArgument("{}: {}: {}", node.loc.ToString(), node.path, message);
+}
+
+Result<std::pair<std::string, int>> ParseListenAddress(std::string_view text) {
+  const std::string listen(text);
+  const size_t colon = listen.rfind(':');
+  int port = -1;
+  if (colon != std::string::npos && colon > 0 && colon + 1 < listen.size() && colon + 6 >= listen.size()) {
+    port = 0;
+    for (size_t i = colon + 1; i < listen.size() && port >= 0; ++i)
+      port = std::isdigit(static_cast<unsigned char>(listen[i])) ? port * 10 + (listen[i] - '0') : -1;
+  }
+  if (port < 0 || port > 65535)
+    return InvalidArgument("expected host:port with a port from 0 to 65535, got \"{}\"", listen);
+  return std::pair<std::string, int>(listen.substr(0, colon), port);
 }
 
 Status ConfigErrorKey(const ConfigNode& table, std::string_view key, std::string_view message) {

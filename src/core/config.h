@@ -56,6 +56,9 @@ struct ConfigField {
   ConfigNode second;
 };
 
+// "host:port" with a port from 0 to 65535 (0: a free one). InvalidArgument naming the text.
+Result<std::pair<std::string, int>> ParseListenAddress(std::string_view text);
+
 // "file:line: path: message", InvalidArgument.
 Status ConfigError(const ConfigNode& node, std::string_view message);
 // For a key that is missing from a table: "file:line: table.key: message".

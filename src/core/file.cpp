@@ -1,5 +1,8 @@
 #include "core/file.h"
 
+#include <fcntl.h>
+#include <unistd.h>
+
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
@@ -25,6 +28,16 @@ Result<std::string> ReadFileBytes(const std::string& path) {
   while ((n = std::fread(buf, 1, sizeof buf, f.get())) > 0) bytes.append(buf, n);
   if (std::ferror(f.get())) return DataLoss("{}: read failed after {} bytes", path, bytes.size());
   return bytes;
+}
+
+Status SyncDir(const std::string& dir) {
+  const int fd = ::open(dir.empty() ? "." : dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0) return Unavailable("{}: cannot open the directory: {}", dir, std::strerror(errno));
+  const int rc = ::fsync(fd);
+  const int err = errno;
+  ::close(fd);
+  if (rc != 0) return Unavailable("{}: fsync: {}", dir, std::strerror(err));
+  return Status::Ok();
 }
 
 }  // namespace pf

@@ -11,4 +11,7 @@ namespace pf {
 // N bytes" (an I/O error).
 Result<std::string> ReadFileBytes(const std::string& path);
 
+// fsync of a directory: makes renames and creations in it durable. Errors name the directory.
+Status SyncDir(const std::string& dir);
+
 }  // namespace pf

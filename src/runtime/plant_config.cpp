@@ -24,6 +24,7 @@ constexpr FieldSpec kRootSpec[] = {
     {"spc", FieldType::kTable, false, "", "live control charts on tags"},
     {"condition", FieldType::kTable, false, "", "vibration condition monitors on waveform tags"},
     {"models", FieldType::kTableArray, false, "", "models on live tags (see [[models]])"},
+    {"vision", FieldType::kTableArray, false, "", "vision inspection stations (see [[vision]])"},
 };
 constexpr FieldSpec kPlantSpec[] = {
     {"name", FieldType::kString, false, "plant", "plant name, shown by the API"},
@@ -160,21 +161,10 @@ Status ReadRuntime(const ConfigNode& root, PlantConfig& pc, std::string& site) {
   PF_RETURN_IF_ERROR(a.Check());
   PF_ASSIGN_OR_RETURN(pc.api.enabled, a.Bool("enabled", true));
   PF_ASSIGN_OR_RETURN(std::string listen, a.String("listen", "127.0.0.1:8080"));
-  size_t colon = listen.rfind(':');
-  int port = -1;
-  if (colon != std::string::npos && colon > 0) {
-    try {
-      size_t used = 0;
-      port = std::stoi(listen.substr(colon + 1), &used);
-      if (used != listen.size() - colon - 1) port = -1;
-    } catch (...) {
-      port = -1;
-    }
-  }
-  if (port < 0 || port > 65535)
-    return a.Error("listen", fmt::format("expected host:port with a port from 0 to 65535, got \"{}\"", listen));
-  pc.api.host = listen.substr(0, colon);
-  pc.api.port = port;
+  auto hp = ParseListenAddress(listen);
+  if (!hp.ok()) return a.Error("listen", hp.status().message());
+  pc.api.host = hp->first;
+  pc.api.port = hp->second;
 
   ConfigReader h(Sub(root, "history"), kHistorySpec);
   PF_RETURN_IF_ERROR(h.Check());
@@ -559,6 +549,55 @@ Status ReadModels(const ConfigNode& root, PlantConfig& pc, std::map<std::string,
   return Status::Ok();
 }
 
+// [[vision]]: each station's model is loaded here (`plantfloor check` proves it fits), its asset and
+// part-id tag must exist, and it declares its tags "<name>.verdict" ... (runtime/vision_config.h),
+// stored for every part, before the alert rules and charts are read so they can watch them.
+Status ReadVisions(const ConfigNode& root, PlantConfig& pc, std::map<std::string, const ConfigNode*>& tag_names) {
+  std::map<std::string, const ConfigNode*> names, folders;
+  for (const ConfigNode* vn : Items(root, "vision")) {
+    const std::string base = std::filesystem::path(vn->loc.file).parent_path().string();
+    PF_ASSIGN_OR_RETURN(VisionEntry e, ReadVision(*vn, base));
+    if (auto it = names.find(e.name); it != names.end())
+      return ConfigError(*vn, fmt::format("duplicate station name '{}' (first defined at {})", e.name, it->second->loc.ToString()));
+    names[e.name] = vn;
+    const std::string dir = std::filesystem::weakly_canonical(e.station.folder.dir).string();
+    if (auto it = folders.find(dir); it != folders.end())
+      return ConfigErrorKey(*vn, "watch", fmt::format("folder '{}' is watched by the station at {} already", dir,
+                                                       it->second->loc.ToString()));
+    folders[dir] = vn;
+    if (!pc.FindAsset(e.asset)) return ConfigErrorKey(*vn, "asset", fmt::format("unknown asset '{}'; {}", e.asset, AssetList(pc)));
+    if (!e.part_id_tag.empty()) {
+      auto t = std::find_if(pc.tags.begin(), pc.tags.end(), [&](const TagDef& d) { return d.name == e.part_id_tag; });
+      if (t == pc.tags.end())
+        return ConfigErrorKey(*vn, "part_id_tag", fmt::format("unknown tag '{}'; the part id is read from a tag declared under "
+                                                              "[[sources.tags]] (a PLC register, an OPC UA node)", e.part_id_tag));
+    }
+    static constexpr std::pair<const char*, const char*> kTags[] = {
+        {"verdict", "1 accept, 2 reject, 3 uncertain"},
+        {"class", "class index + 1 of the deciding ROI, 0 none"},
+        {"confidence", "confidence of the deciding ROI, 0..1"},
+        {"latency_ms", "image arrival to verdict, ms"},
+    };
+    for (const auto& [suffix, what] : kTags) {
+      TagDef t;
+      t.id = static_cast<TagId>(pc.tags.size());
+      t.name = fmt::format("{}.{}", e.name, suffix);
+      if (tag_names.count(t.name))
+        return ConfigError(*vn, fmt::format("tag '{}' of station '{}' is already declared", t.name, e.name));
+      t.asset_id = e.asset;
+      t.description = fmt::format("vision station '{}': {}", e.name, what);
+      t.unit = std::string_view(suffix) == "latency_ms" ? "ms" : "";
+      t.source = "vision:" + e.name;
+      t.derived = true;
+      t.store = StoreMode::kAll;  // every part, also a verdict equal to the last one
+      tag_names[t.name] = vn;
+      pc.tags.push_back(std::move(t));
+    }
+    pc.vision.push_back(std::move(e));
+  }
+  return Status::Ok();
+}
+
 Result<PlantConfig> BuildPlantConfig(ConfigNode root_in) {
   PlantConfig pc;
   auto root_ptr = std::make_shared<const ConfigNode>(std::move(root_in));
@@ -697,6 +736,7 @@ Result<PlantConfig> BuildPlantConfig(ConfigNode root_in) {
   }
   PF_RETURN_IF_ERROR(ReadCondition(root, pc, b.tag_names));
   PF_RETURN_IF_ERROR(ReadModels(root, pc, b.tag_names));
+  PF_RETURN_IF_ERROR(ReadVisions(root, pc, b.tag_names));
   PF_RETURN_IF_ERROR(ReadAlerts(root, pc, b.tag_names));
   PF_RETURN_IF_ERROR(ReadSpc(root, pc));
   return pc;
@@ -740,6 +780,7 @@ std::string ConfigReferenceMarkdown() {
   section("[[condition.overall]]", OverallMonitorSpec());
   section("[[models]]", ModelSpec());
   section("[[models.inputs]]", ModelInputSpec());
+  section("[[vision]]", VisionSpec());
   for (const auto& c : Connectors()) {
     out += fmt::format("### type = \"{}\"\n\n{}\n\n", c.type, c.help);
     section(fmt::format("[[sources]] type = \"{}\"", c.type), c.source_spec);

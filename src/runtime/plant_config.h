@@ -12,6 +12,7 @@
 #include "runtime/condition_config.h"
 #include "runtime/model_config.h"
 #include "runtime/spc_config.h"
+#include "runtime/vision_config.h"
 #include "alerts/threshold_rule.h"
 #include "connect/source.h"
 #include "core/config.h"
@@ -86,6 +87,7 @@ struct PlantConfig {
   std::vector<ConditionMonitorEntry> condition_monitors;
   std::vector<OverallMonitorEntry> condition_overall;
   std::vector<ModelEntry> models;  // [[models]]: models on live tags
+  std::vector<VisionEntry> vision;  // [[vision]]: inspection stations
 
   const Asset* FindAsset(std::string_view id) const;
 };

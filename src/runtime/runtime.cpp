@@ -62,6 +62,9 @@ Result<std::unique_ptr<Runtime>> Runtime::Create(PlantConfig config, MetricsRegi
   PF_ASSIGN_OR_RETURN(rt->spc_, SpcService::Create(pc, *rt->store_));
   PF_ASSIGN_OR_RETURN(rt->condition_, ConditionService::Create(pc, *rt->store_));
   PF_ASSIGN_OR_RETURN(rt->models_, ModelService::Create(pc, &metrics));
+  Runtime* const rtp = rt.get();
+  PF_ASSIGN_OR_RETURN(rt->vision_, VisionService::Create(
+                                       pc, *rtp, [rtp](std::vector<Event> e) { return rtp->EmitDurable(std::move(e)); }, metrics));
 
   rt->samples_in_ = &metrics.GetCounter("pf_bus_samples_total", "samples accepted on the bus");
   rt->samples_stored_ = &metrics.GetCounter("pf_history_samples_written_total", "samples written to the history store");
@@ -98,6 +101,7 @@ Result<std::unique_ptr<Runtime>> Runtime::Create(PlantConfig config, MetricsRegi
     ApiServerOptions ao;
     ao.host = pc.api.host;
     ao.port = pc.api.port;
+    if (!pc.vision.empty()) ao.payload_max_bytes = 64u << 20;  // POST /api/v1/inspect: a 5 MP image, even as BMP
     rt->api_ = std::make_unique<ApiServer>(ao, &metrics);
     ApiSources srcs;
     srcs.runtime = self;
@@ -113,6 +117,7 @@ Result<std::unique_ptr<Runtime>> Runtime::Create(PlantConfig config, MetricsRegi
         rt->spc_->AddRoutes(*rt->api_, [self](std::vector<Event> e) { return self->EmitDurable(std::move(e)); }));
     if (!rt->condition_->empty()) PF_RETURN_IF_ERROR(rt->condition_->AddRoutes(*rt->api_));
     if (!rt->models_->empty()) PF_RETURN_IF_ERROR(rt->models_->AddRoutes(*rt->api_));
+    if (!rt->vision_->empty()) PF_RETURN_IF_ERROR(rt->vision_->AddRoutes(*rt->api_));
   }
   return rt;
 }
@@ -134,6 +139,7 @@ Status Runtime::Start() {
     PF_RETURN_IF_ERROR_CTX(s->Start(*this), "source '{}'", s->name());
     PF_LOG_INFO("source '{}' started", s->name());
   }
+  vision_->Start();
   Event e;
   e.start = e.end = started_at_;
   e.id = NewEventId(e.start);
@@ -150,6 +156,7 @@ Status Runtime::Start() {
 void Runtime::Stop() {
   if (!started_.exchange(false)) return;
   for (auto& s : sources_) s->Stop();
+  vision_->Stop();  // its last verdicts and events still go through the bus
   bus_.Close();
   if (processor_.joinable()) processor_.join();
   {
@@ -357,6 +364,8 @@ void Runtime::IngestSamples(std::vector<Sample>& batch, CommitBatch& pending, Co
   if (!models_->empty()) {
     for (const auto& s : batch) models_->OnSample(s, model_out_);
   }
+  if (!vision_->empty())
+    for (const auto& s : batch) vision_->OnSample(s);  // part-id tags latched by the stations
   std::lock_guard lk(state_mu_);
   for (auto& s : batch) {
     if (s.tag >= snapshots_.size()) {

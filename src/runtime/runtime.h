@@ -26,6 +26,7 @@
 #include "runtime/model_service.h"
 #include "runtime/plant_config.h"
 #include "runtime/spc_service.h"
+#include "runtime/vision_service.h"
 #include "store/store.h"
 #include "uplink/mqtt_uplink.h"
 
@@ -120,6 +121,7 @@ class Runtime final : public RuntimeView, public SampleSink {
   std::unique_ptr<ModelService> models_;        // [[models]] on live tags (processor thread) and their API
   std::vector<Sample> model_out_;               // processor thread: model outputs waiting to be ingested
   std::unique_ptr<ConditionService> condition_;  // vibration monitors (processor thread) and their API
+  std::unique_ptr<VisionService> vision_;        // [[vision]] stations (own threads) and their API
 
   mutable std::mutex state_mu_;  // guards snapshots_, contexts_, source_states_
   std::vector<TagSnapshot> snapshots_;  // index == TagId

@@ -8,6 +8,7 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <thread>
 
 #include <fmt/format.h>
 
@@ -100,21 +101,27 @@ Result<std::unique_ptr<VisionStation>> VisionStation::Create(std::unique_ptr<app
   std::error_code ec;
   fs::create_directories(s->review_dir_, ec);
   if (ec) return PermissionDenied("station: cannot create {} ({})", s->review_dir_, ec.message());
+  if (o.journal_max_bytes < 4096) return InvalidArgument("station: journal_max_bytes {} (at least 4096)", o.journal_max_bytes);
+  if (o.journal_keep < 1) return InvalidArgument("station: journal_keep {} (at least 1)", o.journal_keep);
   s->book_ = std::make_unique<apps::ReviewBook>(inspector->options().good_classes);
-  // The journals so far: which of the claims still in .processing are judged, the last sequence and
-  // record, the review book.
+  // The journals so far (the newest rotated file and the current one): which of the claims still in
+  // .processing are judged, the last sequence and record, the review book.
   std::set<std::string> pending;
   for (const auto& f : s->folder_->Pending()) pending.insert(fs::path(f.path).filename().string());
-  for (const Json& j : ReadJournal(s->options_.journal)) {
+  std::vector<Json> records = ReadJournal(s->options_.journal + ".1");
+  for (Json& j : ReadJournal(s->options_.journal)) records.push_back(std::move(j));
+  for (const Json& j : records) {
     if (!j.contains("verdict")) continue;
     if (j.contains("claim") && pending.count(j["claim"].get<std::string>())) s->journaled_.insert(j["claim"].get<std::string>());
     s->last_record_ = j;
     const auto seq = j["sequence"].get<uint32_t>();
     s->sequence_ = std::max(s->sequence_, seq);
-    s->book_->AddInspection({seq, j.value("part_id", ""), j["verdict"].get<std::string>(), j.value("class", ""),
-                             j.value("audit", false)});
+    s->book_->AddInspection(seq, j.value("part_id", ""), j["verdict"].get<std::string>(), j.value("class", ""),
+                             j.value("audit", false));
   }
-  for (const Json& j : ReadJournal(s->options_.feedback)) {
+  std::vector<Json> labels = ReadJournal(s->options_.feedback + ".1");
+  for (Json& j : ReadJournal(s->options_.feedback)) labels.push_back(std::move(j));
+  for (const Json& j : labels) {
     auto r = s->book_->AddVerdict(j["sequence"].get<uint32_t>(), j.value("agree", false), j.value("label_given", ""));
     if (!r.ok()) PF_LOG_WARN("{}: verdict on {} ignored: {}", s->options_.feedback, j["sequence"].dump(), r.status().ToString());
   }
@@ -128,8 +135,16 @@ Result<std::unique_ptr<VisionStation>> VisionStation::Create(std::unique_ptr<app
     s->review_bytes_ += k.second;
     s->review_files_.push_back(std::move(k));
   }
-  PF_ASSIGN_OR_RETURN(s->journal_fd_, OpenAppend(s->options_.journal));
-  PF_ASSIGN_OR_RETURN(s->feedback_fd_, OpenAppend(s->options_.feedback));
+  for (Journal* j : {&s->journal_, &s->feedback_}) {
+    j->path = j == &s->journal_ ? s->options_.journal : s->options_.feedback;
+    PF_ASSIGN_OR_RETURN(j->fd, OpenAppend(j->path));
+    j->bytes = static_cast<int64_t>(::lseek(j->fd, 0, SEEK_END));
+  }
+  if (!o.camera.device.empty()) {
+    auto c = images::CameraSource::Open(o.camera);
+    if (c.ok()) s->camera_ = std::move(*c);
+    else if (o.camera_must_open) return c.status();  // else the camera thread keeps trying
+  }
   if (o.modbus_port >= 0) {
     PF_ASSIGN_OR_RETURN(s->server_, modbus::RegisterMapServer::Start(o.modbus_host, o.modbus_port, apps::kVerdictRegisters));
     // The last verdict before a restart stays on the registers (it may not have reached them).
@@ -161,8 +176,8 @@ std::vector<uint16_t> VisionStation::RegistersOf(const Json& j, const apps::Visi
 
 VisionStation::~VisionStation() {
   if (server_) server_->Stop();
-  if (journal_fd_ >= 0) ::close(journal_fd_);
-  if (feedback_fd_ >= 0) ::close(feedback_fd_);
+  if (journal_.fd >= 0) ::close(journal_.fd);
+  if (feedback_.fd >= 0) ::close(feedback_.fd);
 }
 
 StationCounters VisionStation::counters() const {
@@ -204,9 +219,46 @@ void VisionStation::KeepForReview(const ReviewJob& job) {
   review_bytes_ += size;
 }
 
+Status VisionStation::Append(Journal& j, const std::string& line) {
+  if (j.bytes > 0 && j.bytes + static_cast<int64_t>(line.size()) + 1 > options_.journal_max_bytes) {
+    // <path>.<keep> falls off, each .k moves to .k+1, the current file becomes .1; the directory is
+    // synced so that a power cut leaves either the old or the new names.
+    std::error_code ec;
+    fs::remove(fmt::format("{}.{}", j.path, options_.journal_keep), ec);
+    for (int k = options_.journal_keep - 1; k >= 1; --k) {
+      const std::string from = fmt::format("{}.{}", j.path, k);
+      if (fs::exists(from, ec)) fs::rename(from, fmt::format("{}.{}", j.path, k + 1), ec);
+    }
+    if (::rename(j.path.c_str(), (j.path + ".1").c_str()) != 0)
+      return Unavailable("{}: cannot rotate: {}", j.path, std::strerror(errno));
+    ::close(j.fd);
+    j.fd = -1;
+    PF_RETURN_IF_ERROR(SyncDir(fs::path(j.path).parent_path().string()));
+    PF_ASSIGN_OR_RETURN(j.fd, OpenAppend(j.path));
+    j.bytes = 0;
+    ++counters_.rotations;
+  }
+  PF_RETURN_IF_ERROR(AppendLine(j.fd, j.path, line));
+  j.bytes += static_cast<int64_t>(line.size()) + 1;
+  return Status::Ok();
+}
+
+std::string VisionStation::PartId(int64_t trigger_mono_ns, const std::string& fallback, const char* fallback_from,
+                                  std::string* from) const {
+  if (options_.part_id_at) {
+    if (auto v = options_.part_id_at(trigger_mono_ns > 0 ? trigger_mono_ns : MonotonicNs()); v && !v->empty()) {
+      *from = "tag";
+      return *v;
+    }
+  }
+  *from = fallback.empty() ? "sequence" : fallback_from;
+  return fallback;
+}
+
 Result<Json> VisionStation::InspectLocked(std::string_view bytes, const images::Image* image, const std::string& name,
-                                          const std::string& part_id, const std::string& claim, const std::string& source,
-                                          double acquire_ms, int64_t detected_mono_ns, std::optional<ReviewJob>* review) {
+                                          const std::string& part_id, const std::string& part_id_from,
+                                          const std::string& claim, const std::string& source, double acquire_ms,
+                                          int64_t detected_mono_ns, std::optional<ReviewJob>* review) {
   apps::Inspection r = image ? inspector_->InspectImage(*image, acquire_ms) : inspector_->Inspect(bytes, name, acquire_ms);
   const uint32_t seq = ++sequence_;
   const std::string pid = part_id.empty() ? fmt::format("upload-{}", seq) : part_id;
@@ -214,6 +266,7 @@ Result<Json> VisionStation::InspectLocked(std::string_view bytes, const images::
   nlohmann::ordered_json j;
   j["sequence"] = seq;
   j["part_id"] = pid;
+  j["part_id_source"] = part_id.empty() ? "sequence" : part_id_from;
   j["source"] = source;
   j["file"] = name;
   j["claim"] = claim;
@@ -227,14 +280,14 @@ Result<Json> VisionStation::InspectLocked(std::string_view bytes, const images::
   j["audit"] = audit;
   j["total_ms"] = r.times.total_ms;
   if (detected_mono_ns > 0) j["detect_to_verdict_ms"] = static_cast<double>(MonotonicNs() - detected_mono_ns) / 1e6;
-  PF_RETURN_IF_ERROR(AppendLine(journal_fd_, options_.journal, j.dump()));  // durable before anyone sees it
+  PF_RETURN_IF_ERROR(Append(journal_, j.dump()));  // durable before anyone sees it
   if (server_) {
     auto regs = apps::VerdictRegisters(seq, r, pid);
     regs[apps::kHeartbeatRegister] = heartbeat_.load();  // one update for the whole map: the heartbeat stays
     PF_RETURN_IF_ERROR(server_->Set(0, regs));
   }
-  book_->AddInspection({seq, pid, std::string(apps::VerdictName(r.verdict)), r.rois.empty() ? "" : r.rois.front().class_name,
-                        audit});
+  book_->AddInspection(seq, pid, std::string(apps::VerdictName(r.verdict)), r.rois.empty() ? "" : r.rois.front().class_name,
+                        audit);
   ++counters_.inspected;
   ++(r.verdict == apps::Verdict::kAccept ? counters_.accept : r.verdict == apps::Verdict::kReject ? counters_.reject : counters_.uncertain);
   if ((r.verdict != apps::Verdict::kAccept || audit) && options_.review_budget_bytes > 0) {
@@ -245,7 +298,9 @@ Result<Json> VisionStation::InspectLocked(std::string_view bytes, const images::
     job.inspection = std::move(r);
     *review = std::move(job);
   }
-  return Json::parse(j.dump());
+  Json out = Json::parse(j.dump());
+  if (options_.on_record) options_.on_record(out);
+  return out;
 }
 
 Status VisionStation::Process(const images::ClaimedFile& f, const std::function<void(const std::string&)>& on_inspection) {
@@ -253,7 +308,8 @@ Status VisionStation::Process(const images::ClaimedFile& f, const std::function<
   const auto t0 = std::chrono::steady_clock::now();
   auto bytes = ReadFileBytes(f.path);
   const double acquire = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
-  std::string line;
+  std::string line, from;
+  const std::string part_id = PartId(f.detected_mono_ns, fs::path(f.name).stem().string(), "file", &from);
   std::optional<ReviewJob> review;
   {
     const auto t_wait = std::chrono::steady_clock::now();
@@ -262,8 +318,8 @@ Status VisionStation::Process(const images::ClaimedFile& f, const std::function<
     const double waited = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t_wait).count();
     // An unreadable file is judged on no bytes: a decode error, "uncertain", like any bad image.
     PF_ASSIGN_OR_RETURN(Json j, InspectLocked(bytes.ok() ? std::string_view(*bytes) : std::string_view(), nullptr, f.name,
-                                              fs::path(f.name).stem().string(), claim, "folder", acquire + waited,
-                                              f.detected_mono_ns, &review));
+                                              part_id, from, claim, "folder", acquire + waited, f.detected_mono_ns,
+                                              &review));
     line = j.dump();
   }
   if (review) KeepForReview(*review);
@@ -271,7 +327,10 @@ Status VisionStation::Process(const images::ClaimedFile& f, const std::function<
   return folder_->Done(f);
 }
 
-Result<Json> VisionStation::InspectUpload(std::string_view bytes, const std::string& part_id) {
+Result<Json> VisionStation::InspectUpload(std::string_view bytes, const std::string& given_part_id) {
+  // A part id given with the upload wins; else the tag latched now, else "upload-<sequence>".
+  std::string from = "upload";
+  const std::string part_id = given_part_id.empty() ? PartId(MonotonicNs(), "", "upload", &from) : given_part_id;
   std::optional<ReviewJob> review;
   Result<Json> j = Internal("unset");
   {
@@ -279,26 +338,32 @@ Result<Json> VisionStation::InspectUpload(std::string_view bytes, const std::str
     std::lock_guard<std::mutex> lock(mu_);
     const double waited = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t_wait).count();
     ++counters_.uploads;
-    j = InspectLocked(bytes, nullptr, part_id.empty() ? "upload" : part_id, part_id, "", "upload", waited, 0, &review);
+    j = InspectLocked(bytes, nullptr, given_part_id.empty() ? "upload" : given_part_id, part_id, from, "", "upload", waited, 0,
+                      &review);
   }
   if (review) KeepForReview(*review);
   return j;
 }
 
-Result<Json> VisionStation::InspectFrame(const images::Image& image, const std::string& part_id) {
+Result<Json> VisionStation::InspectFrame(const images::Image& image, const std::string& frame_name, int64_t trigger_mono_ns) {
+  std::string from;
+  const std::string part_id = PartId(trigger_mono_ns, frame_name, "camera", &from);
   std::optional<ReviewJob> review;
   Result<Json> j = Internal("unset");
   {
     const auto t_wait = std::chrono::steady_clock::now();
     std::lock_guard<std::mutex> lock(mu_);
     const double waited = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t_wait).count();
-    j = InspectLocked({}, &image, part_id, part_id, "", "camera", waited, 0, &review);
+    ++counters_.frames;
+    j = InspectLocked({}, &image, frame_name, part_id, from, "", "camera", waited, 0, &review);
   }
   if (review) KeepForReview(*review);
   return j;
 }
 
 Result<Json> VisionStation::AddVerdict(uint32_t sequence, bool agree, const std::string& label, const std::string& who) {
+  Json out;
+  {
   std::lock_guard<std::mutex> lock(mu_);
   if (!label.empty()) {
     const auto& cls = inspector_->classes();
@@ -318,9 +383,20 @@ Result<Json> VisionStation::AddVerdict(uint32_t sequence, bool agree, const std:
   j["label"] = r.label;
   j["good"] = r.truth_good.value_or(false);
   j["audit"] = r.audit;
-  Status st = AppendLine(feedback_fd_, options_.feedback, j.dump());
+  Status st = Append(feedback_, j.dump());
   if (!st.ok()) return st;  // the book has it; the next start re-reads the file (the verdict may be asked again)
-  return Json::parse(j.dump());
+  out = Json::parse(j.dump());
+  }
+  if (options_.on_label) {
+    Status f = options_.on_label(out);
+    out["forwarded"] = f.ok();
+    if (!f.ok()) {
+      PF_LOG_WARN("station: label on inspection {} kept in {} but not forwarded: {}", sequence, options_.feedback, f.ToString());
+      std::lock_guard<std::mutex> lock(mu_);
+      ++counters_.labels_not_forwarded;
+    }
+  }
+  return out;
 }
 
 Json VisionStation::Stats() const {
@@ -358,18 +434,26 @@ Json VisionStation::Queue(size_t limit) const {
 }
 
 Status VisionStation::AddRoutes(ApiServer& api) {
+  return AddStationRoutes(api, [this](const ApiRequest&) -> Result<VisionStation*> { return this; });
+}
+
+Status AddStationRoutes(ApiServer& api, StationPicker pick) {
   PF_RETURN_IF_ERROR(api.AddRoute(
       "POST", "/api/v1/inspect",
-      [this](const ApiRequest& req) {
+      [pick](const ApiRequest& req) {
+        auto st = pick(req);
+        if (!st.ok()) return ApiResponse::Error(st.status(), "station");
         if (req.body.empty()) return ApiResponse::Error(InvalidArgument("the request body must be the image bytes"), "body");
-        auto r = InspectUpload(req.body, req.Query("part_id").value_or(""));
+        auto r = (*st)->InspectUpload(req.body, req.Query("part_id").value_or(""));
         if (!r.ok()) return ApiResponse::Error(r.status());
         return ApiResponse::Json(*r);
       },
       true));
   PF_RETURN_IF_ERROR(api.AddRoute(
       "GET", "/api/v1/inspections",
-      [this](const ApiRequest& req) {
+      [pick](const ApiRequest& req) {
+        auto st = pick(req);
+        if (!st.ok()) return ApiResponse::Error(st.status(), "station");
         size_t limit = 100;
         if (auto l = req.Query("limit")) {
           char* end = nullptr;
@@ -377,14 +461,22 @@ Status VisionStation::AddRoutes(ApiServer& api) {
           if (!end || *end || v < 1 || v > 1000) return ApiResponse::Error(InvalidArgument("limit '{}' (1..1000)", *l), "limit");
           limit = static_cast<size_t>(v);
         }
-        return ApiResponse::Json(Queue(limit));
+        return ApiResponse::Json((*st)->Queue(limit));
       },
       false));
-  PF_RETURN_IF_ERROR(api.AddRoute("GET", "/api/v1/inspections/stats", [this](const ApiRequest&) { return ApiResponse::Json(Stats()); },
-                                  false));
+  PF_RETURN_IF_ERROR(api.AddRoute(
+      "GET", "/api/v1/inspections/stats",
+      [pick](const ApiRequest& req) {
+        auto st = pick(req);
+        if (!st.ok()) return ApiResponse::Error(st.status(), "station");
+        return ApiResponse::Json((*st)->Stats());
+      },
+      false));
   PF_RETURN_IF_ERROR(api.AddRoute(
       "POST", "/api/v1/inspections/{sequence}/verdict",
-      [this](const ApiRequest& req) {
+      [pick](const ApiRequest& req) {
+        auto st = pick(req);
+        if (!st.ok()) return ApiResponse::Error(st.status(), "station");
         const std::string& id = req.Param("sequence");
         char* end = nullptr;
         const unsigned long seq = std::strtoul(id.c_str(), &end, 10);
@@ -399,7 +491,7 @@ Status VisionStation::AddRoutes(ApiServer& api) {
           return ApiResponse::Error(InvalidArgument("'class' must be a string"), "class");
         if (body.contains("inspector") && !body["inspector"].is_string())
           return ApiResponse::Error(InvalidArgument("'inspector' must be a string"), "inspector");
-        auto r = AddVerdict(static_cast<uint32_t>(seq), body["agree"].get<bool>(), body.value("class", ""),
+        auto r = (*st)->AddVerdict(static_cast<uint32_t>(seq), body["agree"].get<bool>(), body.value("class", ""),
                             body.value("inspector", req.remote_addr));
         if (!r.ok()) return ApiResponse::Error(r.status());
         return ApiResponse::Json(*r, 201);
@@ -408,7 +500,80 @@ Status VisionStation::AddRoutes(ApiServer& api) {
   return Status::Ok();
 }
 
+void VisionStation::CameraLoop(const std::atomic<bool>& stop, const std::function<void(const std::string&)>& on_inspection) {
+  // A camera that fails (unplugged, power-cycled, a GVCP timeout) is closed and reopened every 2 s;
+  // the folder and uploads go on meanwhile. Each loss and recovery is reported once.
+  const std::string& device = options_.camera.device;
+  bool lost = false;
+  int64_t retry_at = 0;
+  const auto fail = [&](const Status& why) {
+    camera_.reset();
+    retry_at = MonotonicNs() + 2'000'000'000;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      ++counters_.camera_errors;
+    }
+    if (!lost) {
+      lost = true;
+      PF_LOG_WARN("station: camera {} lost: {}", device, why.ToString());
+      if (options_.on_event) options_.on_event("camera_lost", "high", fmt::format("camera {}: {}", device, why.ToString()));
+    }
+  };
+  while (!stop.load()) {
+    if (!camera_) {
+      if (MonotonicNs() < retry_at) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(100));
+        continue;
+      }
+      auto c = images::CameraSource::Open(options_.camera);
+      if (!c.ok()) {
+        fail(c.status());
+        continue;
+      }
+      camera_ = std::move(*c);
+      if (lost) {
+        lost = false;
+        PF_LOG_INFO("station: camera {} restored", device);
+        if (options_.on_event) options_.on_event("camera_restored", "info", fmt::format("camera {} delivers frames again", device));
+      }
+    }
+    auto f = camera_->Next(std::chrono::milliseconds(200));
+    if (!f.ok()) {
+      fail(f.status());
+      continue;
+    }
+    if (!*f) continue;
+    auto j = InspectFrame((*f)->image, fmt::format("{}-{}", device, (*f)->frame_id), MonotonicNs());
+    if (!j.ok()) {  // the journal refused the record: the station cannot go on judging
+      PF_LOG_ERROR("station: camera frame not journaled: {}", j.status().ToString());
+      camera_status_ = j.status();
+      camera_failed_.store(true);
+      return;
+    }
+    if (on_inspection) on_inspection(j->dump());
+  }
+}
+
 Status VisionStation::Run(const std::atomic<bool>& stop, const std::function<void(const std::string&)>& on_inspection) {
+  // One printer at a time: the folder loop and the camera thread both report lines.
+  std::mutex echo_mu;
+  const std::function<void(const std::string&)> echo = [&](const std::string& line) {
+    if (!on_inspection) return;
+    std::lock_guard<std::mutex> lock(echo_mu);
+    on_inspection(line);
+  };
+  std::atomic<bool> stop_camera{false};
+  std::thread camera_thread;
+  if (!options_.camera.device.empty())
+    camera_thread = std::thread([&] { CameraLoop(stop_camera, echo); });
+  Status st = RunFolder(stop, echo);
+  stop_camera.store(true);
+  if (camera_thread.joinable()) camera_thread.join();
+  if (st.ok() && !camera_status_.ok()) st = camera_status_;
+  return st;
+}
+
+Status VisionStation::RunFolder(const std::atomic<bool>& stop, const std::function<void(const std::string&)>& on_inspection) {
   for (const auto& f : folder_->Pending()) {
     const std::string claim = fs::path(f.path).filename().string();
     bool judged;
@@ -424,7 +589,7 @@ Status VisionStation::Run(const std::atomic<bool>& stop, const std::function<voi
     }
   }
   int64_t next_beat = MonotonicNs();
-  while (!stop.load()) {
+  while (!stop.load() && !camera_failed_.load()) {
     if (server_ && MonotonicNs() >= next_beat) {
       std::lock_guard<std::mutex> lock(mu_);  // ordered with the verdict updates, which copy it
       PF_RETURN_IF_ERROR(server_->Set(apps::kHeartbeatRegister, {static_cast<uint16_t>(heartbeat_.load() + 1)}));

@@ -14,8 +14,13 @@
 //     POST /api/v1/inspections/{sequence}/verdict takes {"agree": bool, "class": "..."}: a label line in
 //     the feedback journal; GET /api/v1/inspections/stats: precision, escape rate and recall with 95 %
 //     intervals (apps::ReviewBook).
-// The part id is the file name's stem (an upload's ?part_id=, else "upload-<sequence>"). The heartbeat
-// register counts seconds while Run loops. Thread-safe: uploads and the folder loop share one lock.
+//   - Journals rotate at journal_max_bytes (<journal>.1 .. .<journal_keep>); a start reads the current
+//     file and .1 only (enough to finish every claim: a claim is moved to .done/ right after its line).
+// The part id: with part_id_at (a PLC tag latched at the trigger: the file's detection, the upload's
+// arrival, the frame's arrival) its value; else the file name's stem, an upload's ?part_id= (else
+// "upload-<sequence>"), "<camera>-<frame id>". The record says which ("part_id_source").
+// The heartbeat register counts seconds while Run loops. Thread-safe: uploads, the camera thread and
+// the folder loop share one lock.
 #include <atomic>
 #include <cstdint>
 #include <deque>
@@ -31,6 +36,7 @@
 #include "api/api_server.h"
 #include "apps/vision_inspector.h"
 #include "apps/vision_review.h"
+#include "connect/images/camera_source.h"
 #include "connect/images/folder_source.h"
 #include "connect/modbus/modbus_server.h"
 #include "core/status.h"
@@ -46,10 +52,26 @@ struct StationOptions {
   double audit_rate = 0.01;
   uint64_t audit_seed = 1;
   int64_t review_budget_bytes = 256ll << 20;  // .review/ images; 0: keep none
+  int64_t journal_max_bytes = 64ll << 20;     // rotate the journals past this size
+  int journal_keep = 4;                       // rotated files kept per journal
+  images::CameraOptions camera;               // device "": no camera
+  bool camera_must_open = true;               // false: a camera absent at start is retried like a lost one
+  // The part id latched at the trigger (monotonic ns), e.g. the newest value of a PLC tag then;
+  // nullopt: no value (the file stem etc. is used). Called outside the station's lock.
+  std::function<std::optional<std::string>(int64_t trigger_mono_ns)> part_id_at;
+  // Every journal record once it is durable, in sequence order (called under the station's lock:
+  // keep it short; blocking here pauses the station).
+  std::function<void(const nlohmann::json& record)> on_record;
+  // Every inspector's label once it is in the feedback journal (outside the lock). An error is
+  // logged and answered as "forwarded": false; the label stays in the journal.
+  std::function<Status(const nlohmann::json& label)> on_label;
+  // Station-level happenings: kind ("camera_lost", "camera_restored"), severity, message.
+  std::function<void(const std::string& kind, const std::string& severity, const std::string& message)> on_event;
 };
 
 struct StationCounters {
-  uint64_t inspected = 0, recovered = 0, accept = 0, reject = 0, uncertain = 0, uploads = 0;
+  uint64_t inspected = 0, recovered = 0, accept = 0, reject = 0, uncertain = 0, uploads = 0, frames = 0;
+  uint64_t camera_errors = 0, labels_not_forwarded = 0, rotations = 0;
 };
 
 class VisionStation {
@@ -58,20 +80,22 @@ class VisionStation {
                                                        const StationOptions& options);
   ~VisionStation();
   int modbus_port() const { return server_ ? server_->port() : -1; }
-  // Finishes what a crash left in .processing/, then inspects arriving files until `stop` is set.
-  // `on_inspection` (may be empty) sees each journal line as it is written.
+  // Finishes what a crash left in .processing/, then inspects arriving files (and camera frames, on a
+  // thread of their own; a lost camera is reopened every 2 s) until `stop` is set. `on_inspection`
+  // (may be empty; any thread, one at a time) sees each folder and camera journal line.
   Status Run(const std::atomic<bool>& stop, const std::function<void(const std::string&)>& on_inspection = {});
   // An uploaded image: inspected, journaled, on the registers; returns the journal record.
   Result<nlohmann::json> InspectUpload(std::string_view bytes, const std::string& part_id);
-  // A camera frame (images::CameraSource), the same way (source "camera").
-  Result<nlohmann::json> InspectFrame(const images::Image& image, const std::string& part_id);
+  // A camera frame (images::CameraSource), the same way (source "camera"); trigger: its arrival.
+  Result<nlohmann::json> InspectFrame(const images::Image& image, const std::string& part_id, int64_t trigger_mono_ns = 0);
   // The inspector's verdict on inspection `sequence`; returns the label record.
   Result<nlohmann::json> AddVerdict(uint32_t sequence, bool agree, const std::string& label, const std::string& who);
   nlohmann::json Stats() const;
   nlohmann::json Queue(size_t limit) const;
   // POST /api/v1/inspect, GET /api/v1/inspections, GET /api/v1/inspections/stats,
-  // POST /api/v1/inspections/{sequence}/verdict.
+  // POST /api/v1/inspections/{sequence}/verdict (AddStationRoutes for this station).
   Status AddRoutes(ApiServer& api);
+  const StationOptions& options() const { return options_; }
   StationCounters counters() const;
 
  private:
@@ -83,11 +107,25 @@ class VisionStation {
     std::optional<images::Image> image;
     apps::Inspection inspection;
   };
+  // A journal file: appended with fdatasync, rotated past max_bytes.
+  struct Journal {
+    std::string path;
+    int fd = -1;
+    int64_t bytes = 0;
+  };
+  Status Append(Journal& j, const std::string& line);  // rotates first when the file is full
+  // The part id for a trigger: the latched value, else `fallback` (source named in *from).
+  std::string PartId(int64_t trigger_mono_ns, const std::string& fallback, const char* fallback_from, std::string* from) const;
   // mu_ held. `claim` is "" for uploads and frames; `image` (a frame) replaces `bytes` when not null.
   // Fills *review when the part is kept for a person.
   Result<nlohmann::json> InspectLocked(std::string_view bytes, const images::Image* image, const std::string& name,
-                                       const std::string& part_id, const std::string& claim, const std::string& source,
-                                       double acquire_ms, int64_t detected_mono_ns, std::optional<ReviewJob>* review);
+                                       const std::string& part_id, const std::string& part_id_from,
+                                       const std::string& claim, const std::string& source, double acquire_ms,
+                                       int64_t detected_mono_ns, std::optional<ReviewJob>* review);
+  void CameraLoop(const std::atomic<bool>& stop, const std::function<void(const std::string&)>& on_inspection);
+  Status RunFolder(const std::atomic<bool>& stop, const std::function<void(const std::string&)>& on_inspection);
+  Status camera_status_ = Status::Ok();  // set by the camera thread before it ends, read after the join
+  std::atomic<bool> camera_failed_{false};  // ... and this flag then, which stops the folder loop
   Status Process(const images::ClaimedFile& f, const std::function<void(const std::string&)>& on_inspection);
   void KeepForReview(const ReviewJob& job);  // takes review_mu_
   std::unique_ptr<apps::VisionInspector> inspector_;
@@ -95,7 +133,7 @@ class VisionStation {
   std::unique_ptr<modbus::RegisterMapServer> server_;
   StationOptions options_;
   std::string review_dir_;
-  int journal_fd_ = -1, feedback_fd_ = -1;
+  Journal journal_, feedback_;
   mutable std::mutex mu_;
   std::vector<uint16_t> RegistersOf(const nlohmann::json& record, const apps::VisionInspector& inspector) const;
   std::set<std::string> journaled_;  // claims found in .processing at start whose record is in the journal
@@ -103,10 +141,16 @@ class VisionStation {
   uint32_t sequence_ = 0;
   std::atomic<uint16_t> heartbeat_{0};
   StationCounters counters_;
+  std::unique_ptr<images::CameraSource> camera_;  // the camera thread only (after Create)
   std::unique_ptr<apps::ReviewBook> book_;
   std::mutex review_mu_;  // the review images (written outside mu_: a 5 MP overlay must not hold up verdicts)
   std::deque<std::pair<std::string, int64_t>> review_files_;  // oldest first
   int64_t review_bytes_ = 0;
 };
+
+// The station routes on `api`, each request served by the station `pick` returns (an error answers
+// 400/404 with the field, e.g. an unknown ?station=).
+using StationPicker = std::function<Result<VisionStation*>(const ApiRequest&)>;
+Status AddStationRoutes(ApiServer& api, StationPicker pick);
 
 }  // namespace pf

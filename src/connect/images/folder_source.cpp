@@ -1,5 +1,7 @@
 #include "connect/images/folder_source.h"
 
+#include "core/file.h"
+
 #include <fcntl.h>
 #include <poll.h>
 #include <sys/inotify.h>
@@ -23,14 +25,6 @@ int64_t FileSize(const std::string& path) {
   std::error_code ec;
   const auto n = fs::file_size(path, ec);
   return ec ? -1 : static_cast<int64_t>(n);
-}
-
-// Makes a rename in `dir` durable (a power cut must not undo a claim whose result is journaled).
-void SyncDir(const std::string& dir) {
-  const int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (fd < 0) return;
-  ::fsync(fd);
-  ::close(fd);
 }
 
 std::string Lower(std::string s) {
@@ -140,8 +134,8 @@ Result<std::optional<ClaimedFile>> FolderSource::Claim(const std::string& name) 
     if (errno == ENOENT) return std::optional<ClaimedFile>();  // taken away before we claimed it
     return Unavailable("folder '{}': cannot claim {}: {}", options_.dir, name, std::strerror(errno));
   }
-  SyncDir(options_.dir + "/.processing");
-  SyncDir(options_.dir);
+  (void)SyncDir(options_.dir + "/.processing");  // a power cut must not undo a claim whose result is journaled
+  (void)SyncDir(options_.dir);
   return std::optional<ClaimedFile>(std::move(f));
 }
 
@@ -173,7 +167,7 @@ Status FolderSource::Done(const ClaimedFile& f) {
     fs::remove(f.path, ec);
   }
   if (ec) return Unavailable("folder '{}': cannot finish {}: {}", options_.dir, f.name, ec.message());
-  SyncDir(options_.dir + "/.processing");
+  (void)SyncDir(options_.dir + "/.processing");  // a power cut must not undo a claim whose result is journaled
   return Status::Ok();
 }
 
