@@ -11,6 +11,7 @@
 #include <thread>
 
 #include "apps/vision_test_model.h"
+#include "core/time.h"
 #include "engine/model.h"
 #include "testing.h"
 
@@ -166,6 +167,115 @@ TEST(VisionStation, FolderImagesReachTheRegisters) {
   ASSERT_EQ(lines.size(), 1u);
   EXPECT_EQ(Json::parse(lines[0])["part_id"], "AB-17");
   EXPECT_TRUE(std::filesystem::is_empty(dir.path() + "/.processing"));
+}
+
+}  // namespace
+}  // namespace pf
+
+namespace pf {
+namespace {
+
+std::unique_ptr<VisionStation> MakeStationWith(const StationOptions& so) {
+  auto m = engine::OnnxModel::Load(apps::testing::BrightnessModel(4), "brightness.onnx", {});
+  EXPECT_TRUE(m.ok());
+  apps::VisionOptions vo;
+  vo.good_classes = {"good"};
+  auto insp = apps::VisionInspector::Create(std::move(*m), vo);
+  EXPECT_TRUE(insp.ok());
+  auto s = VisionStation::Create(std::move(*insp), so);
+  EXPECT_TRUE(s.ok()) << s.status().ToString();
+  return s.ok() ? std::move(*s) : nullptr;
+}
+
+// Journals rotate past their size (keep N), a restart reads the newest rotated file and the current
+// one: the sequence goes on. The part id comes from the latch when it has a value, the record says
+// from where; every record reaches on_record in order; a label the plant cannot take is answered
+// "forwarded": false and counted, and stays in the feedback journal.
+TEST(VisionStation, JournalsRotatePartIdsLatchRecordsAndLabelsReachThePlant) {
+  pf::testing::TempDir dir;
+  StationOptions so;
+  so.folder.dir = dir.path();
+  so.audit_rate = 0;
+  so.review_budget_bytes = 0;
+  so.journal_max_bytes = 4096;
+  so.journal_keep = 2;
+  std::vector<uint32_t> seen;
+  bool latch_has_value = true, label_fails = false;
+  int64_t last_trigger = 0;
+  so.part_id_at = [&](int64_t t) -> std::optional<std::string> {
+    last_trigger = t;
+    if (!latch_has_value) return std::nullopt;
+    return std::string("P-77");
+  };
+  so.on_record = [&](const Json& r) { seen.push_back(r["sequence"].get<uint32_t>()); };
+  std::vector<Json> labels;
+  so.on_label = [&](const Json& l) {
+    labels.push_back(l);
+    return label_fails ? Unavailable("store refused") : Status::Ok();
+  };
+  const std::string journal = dir.path() + "/.plantfloor-inspections.jsonl";
+  {
+    auto st = MakeStationWith(so);
+    ASSERT_TRUE(st);
+    const int64_t before = MonotonicNs();
+    auto a = st->InspectUpload(FlatPgm(4, 4, 250), "");
+    ASSERT_TRUE(a.ok());
+    EXPECT_EQ((*a)["part_id"], "P-77");
+    EXPECT_EQ((*a)["part_id_source"], "tag");
+    EXPECT_GE(last_trigger, before);
+    auto b = st->InspectUpload(FlatPgm(4, 4, 250), "given-1");  // a part id given with the upload wins
+    ASSERT_TRUE(b.ok());
+    EXPECT_EQ((*b)["part_id"], "given-1");
+    EXPECT_EQ((*b)["part_id_source"], "upload");
+    latch_has_value = false;
+    auto c = st->InspectUpload(FlatPgm(4, 4, 5), "");
+    ASSERT_TRUE(c.ok());
+    EXPECT_EQ((*c)["part_id"], fmt::format("upload-{}", (*c)["sequence"].get<uint32_t>()));
+    EXPECT_EQ((*c)["part_id_source"], "sequence");
+    images::Image frame;
+    frame.width = frame.height = 4;
+    frame.channels = 1;
+    frame.bit_depth = 8;
+    frame.data.assign(16, 250);
+    auto f = st->InspectFrame(frame, "cam-9", MonotonicNs());
+    ASSERT_TRUE(f.ok()) << f.status().ToString();
+    EXPECT_EQ((*f)["part_id"], "cam-9");
+    EXPECT_EQ((*f)["part_id_source"], "camera");
+    for (int k = 0; k < 60; ++k) ASSERT_TRUE(st->InspectUpload(FlatPgm(4, 4, k % 2 ? 250 : 5), "").ok());
+    EXPECT_GE(st->counters().rotations, 3u);
+    latch_has_value = true;
+    auto e = st->InspectUpload(FlatPgm(4, 4, 5), "");
+    ASSERT_TRUE(e.ok());
+    EXPECT_EQ((*e)["verdict"], "reject");
+    // Labels: forwarded, then refused by the plant (kept in the journal, answered and counted).
+    auto ok = st->AddVerdict((*c)["sequence"].get<uint32_t>(), true, "", "anna");
+    ASSERT_TRUE(ok.ok()) << ok.status().ToString();
+    EXPECT_EQ((*ok)["forwarded"], true);
+    label_fails = true;
+    auto refused = st->AddVerdict((*e)["sequence"].get<uint32_t>(), false, "good", "anna");
+    ASSERT_TRUE(refused.ok()) << refused.status().ToString();
+    EXPECT_EQ((*refused)["forwarded"], false);
+    EXPECT_EQ(st->counters().labels_not_forwarded, 1u);
+    ASSERT_EQ(labels.size(), 2u);
+    EXPECT_EQ(labels[1]["label"], "good");
+    EXPECT_EQ(labels[1]["part_id"], "P-77");
+  }
+  ASSERT_EQ(seen.size(), 65u);
+  for (size_t i = 0; i < seen.size(); ++i) EXPECT_EQ(seen[i], i + 1);
+  EXPECT_TRUE(std::filesystem::exists(journal + ".1"));
+  EXPECT_TRUE(std::filesystem::exists(journal + ".2"));
+  EXPECT_FALSE(std::filesystem::exists(journal + ".3"));  // keep 2
+  for (const std::string& p : {journal, journal + ".1", journal + ".2"}) EXPECT_LE(std::filesystem::file_size(p), 4096u) << p;
+  std::ifstream fb(dir.path() + "/.plantfloor-verdicts.jsonl");
+  int label_lines = 0;
+  for (std::string line; std::getline(fb, line);) ++label_lines;
+  EXPECT_EQ(label_lines, 2);
+  // Restart: the sequence goes on from the newest record.
+  auto st = MakeStationWith(so);
+  ASSERT_TRUE(st);
+  auto next = st->InspectUpload(FlatPgm(4, 4, 250), "x");
+  ASSERT_TRUE(next.ok());
+  EXPECT_EQ((*next)["sequence"], 66u);
 }
 
 }  // namespace
