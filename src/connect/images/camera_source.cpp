@@ -28,6 +28,13 @@ Result<std::unique_ptr<CameraSource>> CameraSource::Open(const CameraOptions& o)
   ArvCamera* cam = arv_camera_new(o.device.c_str(), &err);
   if (!cam) return Unavailable("camera '{}': {}", o.device, TakeError(err));
   s->camera_ = cam;
+  // The device's heartbeat thread says when the camera stopped answering (unplugged, power cut);
+  // Next() then fails, and the caller reopens.
+  if (ArvDevice* dev = arv_camera_get_device(cam))
+    g_signal_connect(dev, "control-lost", G_CALLBACK(+[](ArvDevice*, gpointer self) {
+                       static_cast<CameraSource*>(self)->control_lost_.store(true);
+                     }),
+                     s.get());
   arv_camera_set_acquisition_mode(cam, ARV_ACQUISITION_MODE_CONTINUOUS, &err);
   if (err) return Unavailable("camera '{}': continuous acquisition refused: {}", o.device, TakeError(err));
   if (o.frame_rate > 0) {
@@ -48,7 +55,10 @@ Result<std::unique_ptr<CameraSource>> CameraSource::Open(const CameraOptions& o)
 }
 
 CameraSource::~CameraSource() {
-  if (acquiring_) {
+  if (camera_)
+    if (ArvDevice* dev = arv_camera_get_device(static_cast<ArvCamera*>(camera_)))
+      g_signal_handlers_disconnect_by_data(dev, this);
+  if (acquiring_ && !control_lost_.load()) {
     GError* err = nullptr;
     arv_camera_stop_acquisition(static_cast<ArvCamera*>(camera_), &err);
     if (err) g_error_free(err);
@@ -61,6 +71,7 @@ Result<std::optional<CameraFrame>> CameraSource::Next(std::chrono::milliseconds 
   auto* stream = static_cast<ArvStream*>(stream_);
   const auto deadline = std::chrono::steady_clock::now() + timeout;
   for (;;) {
+    if (control_lost_.load()) return Unavailable("camera '{}': control lost (no heartbeat answer)", options_.device);
     const auto left = std::chrono::duration_cast<std::chrono::microseconds>(deadline - std::chrono::steady_clock::now());
     if (left.count() <= 0) return std::optional<CameraFrame>();
     ArvBuffer* buf = arv_stream_timeout_pop_buffer(stream, static_cast<guint64>(left.count()));

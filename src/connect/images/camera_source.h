@@ -5,7 +5,9 @@
 // Mono10/12/16 (unpacked, little-endian) -> 16-bit gray; RGB8 packed -> 8-bit RGB. Incomplete or
 // corrupt frames (lost packets) are counted and skipped, never inspected as if whole.
 // The peer in tests is aravis' own fake camera, arv-fake-gv-camera-0.8.
-// Not thread-safe: one thread calls Next().
+// Not thread-safe: one thread calls Next(). A camera that stops answering its heartbeat (aravis'
+// "control-lost") makes Next() fail; the station then reopens it.
+#include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <memory>
@@ -52,6 +54,7 @@ class CameraSource {
   void* camera_ = nullptr;  // ArvCamera*
   void* stream_ = nullptr;  // ArvStream*
   bool acquiring_ = false;
+  std::atomic<bool> control_lost_{false};  // set by aravis' heartbeat thread ("control-lost")
   CameraCounters counters_;
 };
 
