@@ -242,27 +242,33 @@ class PfModel {
 class OrtPeer {
  public:
   // Starts `node ort_runner.js`. Errors: pipes or fork fail, or the runner does not answer `rss`.
-  static Result<std::unique_ptr<OrtPeer>> Start() {
+  static Result<std::unique_ptr<OrtPeer>> Start() { return StartCommand({"node", RunnerJs()}, "ort peer"); }
+  // Any peer speaking the same line protocol (`rss` and `quit` at least), e.g. bench/pil_preprocess.py;
+  // argv[0] is looked up on PATH. `name` prefixes its errors.
+  static Result<std::unique_ptr<OrtPeer>> StartCommand(const std::vector<std::string>& argv, const std::string& name) {
     ::signal(SIGPIPE, SIG_IGN);
     int to_child[2], from_child[2];
-    if (::pipe(to_child) != 0 || ::pipe(from_child) != 0) return Internal("ort peer: pipe failed");
+    if (::pipe(to_child) != 0 || ::pipe(from_child) != 0) return Internal("{}: pipe failed", name);
     const pid_t pid = ::fork();
-    if (pid < 0) return Internal("ort peer: fork failed");
+    if (pid < 0) return Internal("{}: fork failed", name);
     if (pid == 0) {
       ::dup2(to_child[0], 0);
       ::dup2(from_child[1], 1);
       ::close(to_child[0]); ::close(to_child[1]); ::close(from_child[0]); ::close(from_child[1]);
-      const std::string js = RunnerJs();
-      ::execlp("node", "node", js.c_str(), static_cast<char*>(nullptr));
+      std::vector<char*> args;
+      for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
+      args.push_back(nullptr);
+      ::execvp(args[0], args.data());
       ::_exit(127);
     }
     ::close(to_child[0]);
     ::close(from_child[1]);
     auto p = std::unique_ptr<OrtPeer>(new OrtPeer());
+    p->name_ = name;
     p->pid_ = pid;
     p->in_ = to_child[1];
     p->out_ = ::fdopen(from_child[0], "r");
-    PF_RETURN_IF_ERROR(p->Command("rss").status().WithContext("ort peer: " + RunnerJs()));
+    PF_RETURN_IF_ERROR(p->Command("rss").status().WithContext(name + ": " + argv.back()));
     return p;
   }
   ~OrtPeer() {
@@ -281,7 +287,7 @@ class OrtPeer {
   Result<std::vector<std::string>> Command(const std::string& line) {
     const std::string l = line + "\n";
     if (::write(in_, l.data(), l.size()) != static_cast<ssize_t>(l.size())) {
-      return Unavailable("ort peer: '{}': write failed (peer exited?)", line);
+      return Unavailable("{}: '{}': write failed (peer exited?)", name_, line);
     }
     char* buf = nullptr;
     size_t cap = 0;
@@ -289,11 +295,11 @@ class OrtPeer {
     std::string reply = n > 0 ? std::string(buf, n) : "";
     std::free(buf);
     while (!reply.empty() && (reply.back() == '\n' || reply.back() == '\r')) reply.pop_back();
-    if (n <= 0) return Unavailable("ort peer: '{}': no reply (peer exited)", line);
+    if (n <= 0) return Unavailable("{}: '{}': no reply (peer exited)", name_, line);
     std::istringstream words(reply);
     std::string w;
     words >> w;
-    if (w != "ok") return Internal("ort peer: '{}': {}", line, reply);
+    if (w != "ok") return Internal("{}: '{}': {}", name_, line, reply);
     std::vector<std::string> out;
     while (words >> w) out.push_back(w);
     return out;
@@ -301,6 +307,7 @@ class OrtPeer {
 
  private:
   OrtPeer() = default;
+  std::string name_ = "ort peer";
   pid_t pid_ = -1;
   int in_ = -1;
   FILE* out_ = nullptr;
