@@ -99,6 +99,7 @@ int RunStation(const InspectArgs& a, std::unique_ptr<apps::VisionInspector> insp
   so.review_budget_bytes = static_cast<int64_t>(a.review_budget_mb * 1024 * 1024);
   so.camera.device = a.camera;
   so.camera.frame_rate = a.camera_fps;
+  so.part_id_pattern = a.part_id_pattern;
   auto station = VisionStation::Create(std::move(inspector), so);
   if (!station.ok()) return Fail(err, station.status().WithContext(a.camera.empty() ? "--watch" : "--watch/--camera"), kExitBadInput);
   std::unique_ptr<ApiServer> api;
@@ -272,6 +273,8 @@ void AddInspectCommand(CLI::App& app) {
   c->add_option("--http-port", a->http_port, "station: serve POST /api/v1/inspect and the inspector's verdicts (0: a free port)");
   c->add_option("--http-host", a->http_host, "station: address of the HTTP API")->capture_default_str();
   c->add_option("--audit-rate", a->audit_rate, "station: share of accepted parts also sent to the inspector")->capture_default_str();
+  c->add_option("--part-id-pattern", a->part_id_pattern,
+                 "station: regular expression whose first group in the file name is the part id (else the stem)");
   c->add_option("--camera", a->camera, "station: also inspect the frames of this GigE Vision camera (IP address or aravis id)");
   c->add_option("--camera-fps", a->camera_fps, "station: the camera's frame rate (0: its own setting)");
   c->add_option("--review-budget-mb", a->review_budget_mb, "station: disk for images kept for review (.review/)")

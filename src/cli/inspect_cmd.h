@@ -9,9 +9,10 @@
 //                      the verdict from the anomaly score, a heat map per ROI, tinted in --overlay)
 //   plantfloor inspect --model M.onnx --watch DIR [--modbus-port P] [--settle-ms MS] [--journal FILE]
 //                      [--http-port P] [--audit-rate 0.01] [--review-budget-mb 256] [--camera DEVICE [--camera-fps F]]
+//                      [--part-id-pattern REGEX]
 //                      (a station: runtime/vision_station.h; prints "READY watch=DIR modbus=HOST:PORT
 //                      http=HOST:PORT" and one journal line per inspection; SIGTERM/SIGINT stop it)
-// The part id is the file's stem. Labels (for accuracy and the confusion matrix) come from file names
+// The part id is the file's stem (or the first group of --part-id-pattern in the file name). Labels (for accuracy and the confusion matrix) come from file names
 // <class>_<n>.<ext> when <class> is one of the model's classes. One image: the inspection (JSON object
 // with verdict, class, confidence, probabilities, reason, times per stage, rois). Several: every
 // inspection and a summary (counts per verdict, accuracy, confusion matrix, latency p50/p99 per stage).
@@ -53,6 +54,7 @@ struct InspectArgs {
   double audit_rate = 0.01;
   double review_budget_mb = 256;
   std::string camera;                  // station: a GigE Vision camera (IP address or aravis id)
+  std::string part_id_pattern;         // station: regex, first group of the file name = part id
   double camera_fps = 0;
 };
 

@@ -554,13 +554,24 @@ Status ReadModels(const ConfigNode& root, PlantConfig& pc, std::map<std::string,
 // stored for every part, before the alert rules and charts are read so they can watch them.
 Status ReadVisions(const ConfigNode& root, PlantConfig& pc, std::map<std::string, const ConfigNode*>& tag_names) {
   std::map<std::string, const ConfigNode*> names, folders;
+  std::map<int, const ConfigNode*> ports;  // verdict register maps (port 0: a free one, never a clash)
   for (const ConfigNode* vn : Items(root, "vision")) {
     const std::string base = std::filesystem::path(vn->loc.file).parent_path().string();
     PF_ASSIGN_OR_RETURN(VisionEntry e, ReadVision(*vn, base));
     if (auto it = names.find(e.name); it != names.end())
-      return ConfigError(*vn, fmt::format("duplicate station name '{}' (first defined at {})", e.name, it->second->loc.ToString()));
+      return ConfigErrorKey(*vn, "name", fmt::format("duplicate station name '{}' (first defined at {})", e.name, it->second->loc.ToString()));
     names[e.name] = vn;
-    const std::string dir = std::filesystem::weakly_canonical(e.station.folder.dir).string();
+    std::error_code ec;
+    std::string dir = std::filesystem::weakly_canonical(e.station.folder.dir, ec).string();
+    if (ec) dir = e.station.folder.dir;
+    if (e.station.modbus_port > 0) {
+      if (pc.api.enabled && pc.api.port == e.station.modbus_port)
+        return ConfigErrorKey(*vn, "modbus_listen", fmt::format("port {} is the API's ([api] listen)", e.station.modbus_port));
+      if (auto it = ports.find(e.station.modbus_port); it != ports.end())
+        return ConfigErrorKey(*vn, "modbus_listen", fmt::format("port {} is taken by the station at {}", e.station.modbus_port,
+                                                                 it->second->loc.ToString()));
+      ports[e.station.modbus_port] = vn;
+    }
     if (auto it = folders.find(dir); it != folders.end())
       return ConfigErrorKey(*vn, "watch", fmt::format("folder '{}' is watched by the station at {} already", dir,
                                                        it->second->loc.ToString()));
@@ -583,7 +594,7 @@ Status ReadVisions(const ConfigNode& root, PlantConfig& pc, std::map<std::string
       t.id = static_cast<TagId>(pc.tags.size());
       t.name = fmt::format("{}.{}", e.name, suffix);
       if (tag_names.count(t.name))
-        return ConfigError(*vn, fmt::format("tag '{}' of station '{}' is already declared", t.name, e.name));
+        return ConfigErrorKey(*vn, "name", fmt::format("tag '{}' of station '{}' is already declared", t.name, e.name));
       t.asset_id = e.asset;
       t.description = fmt::format("vision station '{}': {}", e.name, what);
       t.unit = std::string_view(suffix) == "latency_ms" ? "ms" : "";

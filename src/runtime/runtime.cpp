@@ -63,8 +63,16 @@ Result<std::unique_ptr<Runtime>> Runtime::Create(PlantConfig config, MetricsRegi
   PF_ASSIGN_OR_RETURN(rt->condition_, ConditionService::Create(pc, *rt->store_));
   PF_ASSIGN_OR_RETURN(rt->models_, ModelService::Create(pc, &metrics));
   Runtime* const rtp = rt.get();
-  PF_ASSIGN_OR_RETURN(rt->vision_, VisionService::Create(
-                                       pc, *rtp, [rtp](std::vector<Event> e) { return rtp->EmitDurable(std::move(e)); }, metrics));
+  VisionSink vs;
+  // The stations' verdict samples and events wait at most 20 ms for the bus: a stalled store must not
+  // stall the verdicts the PLC waits for (dropped ones are counted; the station's journal has them).
+  vs.write = [rtp](std::vector<Sample>&& b) { return rtp->bus_.PushFor(BusItem(std::move(b)), std::chrono::milliseconds(20)); };
+  vs.emit = [rtp](Event&& e) {
+    if (e.id.empty()) e.id = NewEventId(e.start.ns ? e.start : Now());
+    return rtp->bus_.PushFor(BusItem(std::move(e)), std::chrono::milliseconds(20));
+  };
+  vs.durable = [rtp](std::vector<Event> e) { return rtp->EmitDurable(std::move(e)); };
+  PF_ASSIGN_OR_RETURN(rt->vision_, VisionService::Create(pc, std::move(vs), metrics));
 
   rt->samples_in_ = &metrics.GetCounter("pf_bus_samples_total", "samples accepted on the bus");
   rt->samples_stored_ = &metrics.GetCounter("pf_history_samples_written_total", "samples written to the history store");
@@ -155,6 +163,8 @@ Status Runtime::Start() {
 
 void Runtime::Stop() {
   if (!started_.exchange(false)) return;
+  // No new requests first: an upload or a label answered now must still reach the store.
+  if (api_) api_->Stop();
   for (auto& s : sources_) s->Stop();
   vision_->Stop();  // its last verdicts and events still go through the bus
   bus_.Close();
@@ -165,7 +175,6 @@ void Runtime::Stop() {
   }
   hk_cv_.notify_all();
   if (housekeeper_.joinable()) housekeeper_.join();
-  if (api_) api_->Stop();
   // Connected uplinks get a short grace period to send what the last commits queued; whatever is
   // left stays in the outbox and goes out after the next start.
   const int64_t drain_deadline = MonotonicNs() + kShutdownDrainNs;
@@ -265,6 +274,8 @@ bool Runtime::Alive() const {
 
 bool Runtime::Write(std::vector<Sample>&& batch) {
   if (batch.empty()) return true;
+  if (vision_->latches())
+    for (const Sample& s : batch) vision_->OnSample(s);  // part ids latched as read, not after the bus
   return bus_.Push(BusItem(std::move(batch)));
 }
 
@@ -364,8 +375,6 @@ void Runtime::IngestSamples(std::vector<Sample>& batch, CommitBatch& pending, Co
   if (!models_->empty()) {
     for (const auto& s : batch) models_->OnSample(s, model_out_);
   }
-  if (!vision_->empty())
-    for (const auto& s : batch) vision_->OnSample(s);  // part-id tags latched by the stations
   std::lock_guard lk(state_mu_);
   for (auto& s : batch) {
     if (s.tag >= snapshots_.size()) {

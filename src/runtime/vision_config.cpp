@@ -1,6 +1,7 @@
 #include "runtime/vision_config.h"
 
 #include <filesystem>
+#include <regex>
 #include <sstream>
 
 #include <fmt/format.h>
@@ -26,7 +27,11 @@ constexpr FieldSpec kVisionSpec[] = {
     {"modbus_listen", FieldType::kString, false, "<none>", "host:port of the read-only verdict register map (port 0: a free one)"},
     {"camera", FieldType::kString, false, "<none>", "a GigE Vision camera (IP address or aravis id); lost cameras are reopened"},
     {"camera_fps", FieldType::kDouble, false, "0 (the camera's)", "frame rate asked of the camera"},
-    {"part_id_tag", FieldType::kString, false, "<the file name's stem>", "a declared tag whose value at the trigger is the part id"},
+    {"part_id_tag", FieldType::kString, false, "<none>", "a declared tag whose value at the trigger is the part id"},
+    {"part_id_max_age", FieldType::kDuration, false, "5s",
+     "a part_id_tag value received longer than this before the image is not used (a PLC that stopped answering)"},
+    {"part_id_pattern", FieldType::kString, false, "<the file name's stem>",
+     "regular expression; its first group in the file name is the part id (when no tag value)"},
     {"audit_rate", FieldType::kDouble, false, "0.01", "share of accepted parts also sent to the inspector (recall, escapes)"},
     {"review_budget", FieldType::kBytes, false, "256MB", "disk for images kept for review (rejected, uncertain, audited)"},
     {"journal_max", FieldType::kBytes, false, "64MB", "the inspection and label journals rotate past this size"},
@@ -106,6 +111,18 @@ Result<VisionEntry> ReadVision(const ConfigNode& table, const std::string& base_
     return r.Error("camera_fps", fmt::format("{} (0..1000)", so.camera.frame_rate));
   so.camera_must_open = false;  // a plant starts without its camera and keeps trying
   PF_ASSIGN_OR_RETURN(e.part_id_tag, r.String("part_id_tag", ""));
+  PF_ASSIGN_OR_RETURN(Duration max_age, r.Dur("part_id_max_age", std::chrono::seconds(5)));
+  if (max_age.count() < 0) return r.Error("part_id_max_age", "cannot be negative");
+  e.part_id_max_age_ns = max_age.count();
+  PF_ASSIGN_OR_RETURN(so.part_id_pattern, r.String("part_id_pattern", ""));
+  if (!so.part_id_pattern.empty()) {
+    try {
+      const std::regex re(so.part_id_pattern, std::regex::ECMAScript);
+      if (re.mark_count() < 1) return r.Error("part_id_pattern", "needs a group ( ) around the part id");
+    } catch (const std::regex_error& ex) {
+      return r.Error("part_id_pattern", fmt::format("'{}' is not a regular expression: {}", so.part_id_pattern, ex.what()));
+    }
+  }
   PF_ASSIGN_OR_RETURN(so.audit_rate, r.Double("audit_rate", 0.01));
   if (!(so.audit_rate >= 0 && so.audit_rate <= 1)) return r.Error("audit_rate", fmt::format("{} is not in [0, 1]", so.audit_rate));
   PF_ASSIGN_OR_RETURN(uint64_t budget, r.Bytes("review_budget", 256ull << 20));

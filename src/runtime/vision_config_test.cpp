@@ -101,6 +101,16 @@ limit = 2.5
 }
 
 TEST_F(VisionConfig, ErrorsNameTheKeyAndWhatIsWrong) {
+  // file:line: vision[i].key: for key errors (the station table starts on line 18 of kBase + extra).
+  const auto starts = [](const std::string& err, const std::string& prefix) { return err.find(prefix) != std::string::npos; };
+  EXPECT_TRUE(starts(Error(Station("part_id_tag = \"line1.nothing\"")), "plant.toml:17: vision[0].part_id_tag: unknown tag"))
+      << Error(Station("part_id_tag = \"line1.nothing\""));
+  EXPECT_TRUE(starts(Error(Station("rois = [\"1,2,3\"]")), "plant.toml:22: vision[0].rois: '1,2,3'")) << Error(Station("rois = [\"1,2,3\"]"));
+  EXPECT_TRUE(starts(Error(Station("") + Station("", "surface1")), ": vision[1].name: duplicate station name")) << Error(Station("") + Station("", "surface1"));
+  EXPECT_TRUE(starts(Error(Station("modbus_listen = \"0.0.0.0:1502\"") + Station("modbus_listen = \"127.0.0.1:1502\"", "s2")),
+                     ": vision[1].modbus_listen: port 1502 is taken by the station at"));
+  EXPECT_TRUE(starts(Error("\n[api]\nlisten = \"127.0.0.1:8080\"\n" + Station("modbus_listen = \"0.0.0.0:8080\"")),
+                     ": vision[0].modbus_listen: port 8080 is the API's"));
   EXPECT_NE(Error(Station("anomaly = \"somewhere\"")).find("not both"), std::string::npos);
   EXPECT_NE(Error("\n[[vision]]\nname = \"s\"\nasset = \"line1\"\nwatch = \"in\"\n").find("give model"), std::string::npos);
   const std::string missing = Error("\n[[vision]]\nname = \"s\"\nasset = \"line1\"\nmodel = \"nope.onnx\"\nwatch = \"in\"\n");
@@ -119,11 +129,14 @@ TEST_F(VisionConfig, ErrorsNameTheKeyAndWhatIsWrong) {
   EXPECT_NE(Error(Station("audit_rate = -0.1")).find("audit_rate"), std::string::npos);
   EXPECT_NE(Error(Station("watchh = \"x\"")).find("watchh"), std::string::npos);
   EXPECT_NE(Error(Station("") + Station("", "surface1")).find("duplicate station name 'surface1'"), std::string::npos);
+  EXPECT_NE(Error(Station("part_id_max_age = \"-1s\"")).find("part_id_max_age"), std::string::npos);
   EXPECT_NE(Error(Station("").replace(Station("").find("line1\""), 5, "line9")).find("unknown asset 'line9'"), std::string::npos);
   EXPECT_NE(Error(Station("") + "\n[[vision]]\nname = \"s2\"\nasset = \"line1\"\nmodel = \"brightness.onnx\"\nwatch = \"in-surface1\"\n")
                 .find("is watched by the station at"),
             std::string::npos);
   EXPECT_NE(Error(Station("", "bad name")).find("cannot be a station name"), std::string::npos);
+  EXPECT_NE(Error(Station("part_id_pattern = \"^P[0-9]+\"")).find("needs a group"), std::string::npos);
+  EXPECT_NE(Error(Station("part_id_pattern = \"^(P[0-9]+\"")).find("is not a regular expression"), std::string::npos);
 }
 
 }  // namespace

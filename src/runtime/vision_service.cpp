@@ -23,11 +23,11 @@ struct VisionService::Station {
   bool has_part_tag = false;
   TagId part_tag = 0;
   std::mutex latch_mu;
-  std::deque<std::pair<int64_t, std::string>> latch;  // (receive time ns, value), oldest first
+  std::deque<std::pair<int64_t, std::optional<std::string>>> latch;  // (receive time ns, value or bad), oldest first
   std::thread thread;
-  SampleSink* sink = nullptr;
-  DurableEmit durable;
+  VisionSink sink;
   Counter* verdicts[3] = {nullptr, nullptr, nullptr};
+  Counter* dropped = nullptr;
   Histogram* latency = nullptr;
 
   Event MakeEvent(std::string kind, std::string severity, std::string message) const {
@@ -41,13 +41,20 @@ struct VisionService::Station {
     return e;
   }
 
-  // The newest good value received at or before the trigger.
+  // The newest value received at or before the trigger, when it was good and is young enough.
   std::optional<std::string> PartIdAt(int64_t trigger_mono_ns) {
     const int64_t trigger_wall = Now().ns - (MonotonicNs() - trigger_mono_ns);
     std::lock_guard<std::mutex> lock(latch_mu);
-    for (auto it = latch.rbegin(); it != latch.rend(); ++it)
-      if (it->first <= trigger_wall) return it->second;
+    for (auto it = latch.rbegin(); it != latch.rend(); ++it) {
+      if (it->first > trigger_wall) continue;
+      if (cfg.part_id_max_age_ns > 0 && trigger_wall - it->first > cfg.part_id_max_age_ns) return std::nullopt;
+      return it->second;
+    }
     return std::nullopt;
+  }
+
+  void Emit(Event&& e) {
+    if (!sink.emit(std::move(e))) dropped->Inc();
   }
 
   // A journal record (under the station's lock, in sequence order): samples, and an event for a part
@@ -77,12 +84,12 @@ struct VisionService::Station {
       s.seq = seq;
       batch.push_back(std::move(s));
     }
-    if (!sink->Write(std::move(batch))) PF_LOG_WARN("station {}: verdict {} not recorded (stopping)", cfg.name, seq);
+    if (!sink.write(std::move(batch))) dropped->Inc();
     if (code == 3) {
       Event e = MakeEvent("inspection_uncertain", "medium",
                           fmt::format("{}: part {} routed to a person: {}", cfg.name, r.value("part_id", ""), r.value("reason", "")));
       e.payload_json = r.dump();
-      sink->Emit(std::move(e));
+      Emit(std::move(e));
     }
   }
 
@@ -96,7 +103,7 @@ struct VisionService::Station {
     Json payload = l;
     payload["station"] = cfg.name;
     e.payload_json = payload.dump();
-    return durable({std::move(e)});
+    return sink.durable({std::move(e)});
   }
 
   void Loop(const std::atomic<bool>& stop) {
@@ -104,7 +111,7 @@ struct VisionService::Station {
       Status st = station->Run(stop);
       if (st.ok()) return;
       PF_LOG_ERROR("station {}: {}; restarting in 5 s", cfg.name, st.ToString());
-      sink->Emit(MakeEvent("vision_station_error", "high",
+      Emit(MakeEvent("vision_station_error", "high",
                            fmt::format("{} stopped judging: {}; restarting in 5 s", cfg.name, st.ToString())));
       const int64_t until = MonotonicNs() + kRestartNs;
       while (!stop.load() && MonotonicNs() < until) std::this_thread::sleep_for(std::chrono::milliseconds(100));
@@ -112,8 +119,7 @@ struct VisionService::Station {
   }
 };
 
-Result<std::unique_ptr<VisionService>> VisionService::Create(const PlantConfig& pc, SampleSink& sink, DurableEmit durable,
-                                                             MetricsRegistry& m) {
+Result<std::unique_ptr<VisionService>> VisionService::Create(const PlantConfig& pc, VisionSink sink, MetricsRegistry& m) {
   std::unique_ptr<VisionService> svc(new VisionService());
   const auto tag_id = [&](const std::string& name) -> Result<TagId> {
     for (const TagDef& t : pc.tags)
@@ -124,8 +130,7 @@ Result<std::unique_ptr<VisionService>> VisionService::Create(const PlantConfig& 
     auto st = std::make_unique<Station>();
     Station* p = st.get();
     st->cfg = e;
-    st->sink = &sink;
-    st->durable = durable;
+    st->sink = sink;
     PF_ASSIGN_OR_RETURN(st->verdict_tag, tag_id(e.name + ".verdict"));
     PF_ASSIGN_OR_RETURN(st->class_tag, tag_id(e.name + ".class"));
     PF_ASSIGN_OR_RETURN(st->confidence_tag, tag_id(e.name + ".confidence"));
@@ -133,17 +138,21 @@ Result<std::unique_ptr<VisionService>> VisionService::Create(const PlantConfig& 
     if (!e.part_id_tag.empty()) {
       PF_ASSIGN_OR_RETURN(st->part_tag, tag_id(e.part_id_tag));
       st->has_part_tag = true;
+      svc->latches_ = true;
     }
     for (int k = 0; k < 3; ++k)
       st->verdicts[k] = &m.GetCounter("pf_vision_inspections_total", "inspections by verdict",
                                       {{"station", e.name}, {"verdict", k == 0 ? "accept" : k == 1 ? "reject" : "uncertain"}});
+    st->dropped = &m.GetCounter("pf_vision_dropped_total",
+                                "verdict samples and events not taken by the bus in time (the station's journal has them)",
+                                {{"station", e.name}});
     st->latency = &m.GetHistogram("pf_vision_latency_seconds", "image arrival to verdict", {{"station", e.name}});
     StationOptions so = e.station;
     if (st->has_part_tag) so.part_id_at = [p](int64_t t) { return p->PartIdAt(t); };
     so.on_record = [p](const Json& r) { p->OnRecord(r); };
     so.on_label = [p](const Json& l) { return p->OnLabel(l); };
     so.on_event = [p](const std::string& kind, const std::string& severity, const std::string& message) {
-      p->sink->Emit(p->MakeEvent(kind, severity, fmt::format("{}: {}", p->cfg.name, message)));
+      p->Emit(p->MakeEvent(kind, severity, fmt::format("{}: {}", p->cfg.name, message)));
     };
     auto inspector = apps::VisionInspector::Load(e.model, e.anomaly_dir, e.inspector, e.threads);
     if (!inspector.ok()) return inspector.status().WithContext(fmt::format("station '{}'", e.name));
@@ -176,11 +185,12 @@ void VisionService::Stop() {
 }
 
 void VisionService::OnSample(const Sample& s) {
-  if (s.quality != Quality::kGood || std::holds_alternative<std::monostate>(s.value)) return;
   for (auto& st : stations_) {
     if (!st->has_part_tag || st->part_tag != s.tag) continue;
+    // A bad value (the PLC stopped answering) is remembered as "no part id" from then on.
+    const bool good = s.quality == Quality::kGood && !std::holds_alternative<std::monostate>(s.value);
     std::lock_guard<std::mutex> lock(st->latch_mu);
-    st->latch.emplace_back(s.receive_time.ns, ValueToString(s.value));
+    st->latch.emplace_back(s.receive_time.ns, good ? std::optional<std::string>(ValueToString(s.value)) : std::nullopt);
     if (st->latch.size() > kLatchRing) st->latch.pop_front();
   }
 }

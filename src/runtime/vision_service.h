@@ -10,8 +10,11 @@
 //     travels the outbox to the uplink like alert feedback;
 //   - "camera_lost" / "camera_restored" and "vision_station_error" events (a station whose journal
 //     refuses a record, e.g. a full disk, stops judging and is restarted every 5 s).
-// part_id_tag: the newest good value of that tag received before the image arrived (a ring of the
-// last 256 values per station, fed by the processor thread); none: the file name's stem.
+// part_id_tag: the newest value of that tag received at or before the image arrived (a ring of the
+// last 256 values per station, fed as sources deliver, before the bus), if it was good and is not
+// older than part_id_max_age; else the file-based part id. Samples and events go through a short,
+// bounded wait on the bus (a stalled store must not stall the verdicts): dropped ones are counted in
+// pf_vision_dropped_total (the station's journal keeps every record).
 // Routes on the plant's API: the station routes (POST /api/v1/inspect, GET /api/v1/inspections,
 // GET /api/v1/inspections/stats, POST /api/v1/inspections/{sequence}/verdict) with ?station=NAME
 // (optional when there is one station), and GET /api/v1/vision (stations, ports, counters).
@@ -29,18 +32,25 @@
 
 namespace pf {
 
+// Where the stations' output goes. write and emit must not block for long (they run under a
+// station's lock, which the verdict path shares): false = dropped (counted; the journal has it).
+struct VisionSink {
+  std::function<bool(std::vector<Sample>&&)> write;
+  std::function<bool(Event&&)> emit;
+  std::function<Status(std::vector<Event>)> durable;  // commits before it returns (Runtime::EmitDurable)
+};
+
 class VisionService {
  public:
-  // Commits events before it returns (Runtime::EmitDurable).
-  using DurableEmit = std::function<Status(std::vector<Event>)>;
-  static Result<std::unique_ptr<VisionService>> Create(const PlantConfig& pc, SampleSink& sink, DurableEmit durable,
+  static Result<std::unique_ptr<VisionService>> Create(const PlantConfig& pc, VisionSink sink,
                                                        MetricsRegistry& metrics);  // must outlive the service
   ~VisionService();
   bool empty() const { return stations_.empty(); }
   void Start();
   void Stop();  // before the bus closes: the last verdicts still reach the store
-  // Processor thread: remembers the part-id tags' values.
+  // Any source thread, as samples are read (before the bus): remembers the part-id tags' values.
   void OnSample(const Sample& s);
+  bool latches() const { return latches_; }
   Status AddRoutes(ApiServer& api);
 
   struct Station;
@@ -49,6 +59,7 @@ class VisionService {
   VisionService() = default;
   std::vector<std::unique_ptr<Station>> stations_;
   std::atomic<bool> stop_{false};
+  bool latches_ = false;  // some station has a part_id_tag
 };
 
 }  // namespace pf

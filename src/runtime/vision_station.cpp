@@ -7,6 +7,7 @@
 #include <chrono>
 #include <cstring>
 #include <filesystem>
+#include <cctype>
 #include <fstream>
 #include <thread>
 
@@ -75,6 +76,15 @@ std::vector<Json> ReadJournal(const std::string& path) {
   return out;
 }
 
+// The review image's name: the sequence (sorts oldest first) and the part id, kept to file-name-safe
+// characters.
+std::string ReviewName(uint32_t sequence, const std::string& part_id) {
+  std::string safe;
+  for (char c : part_id.substr(0, 64))
+    safe += std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '.' ? c : '_';
+  return safe.empty() ? fmt::format("{:010d}", sequence) : fmt::format("{:010d}_{}", sequence, safe);
+}
+
 Json IntervalJson(const apps::Interval& i) { return {{"estimate", i.estimate}, {"low95", i.low}, {"high95", i.high}}; }
 
 Json RecordJson(const apps::ReviewRecord& r) {
@@ -101,6 +111,15 @@ Result<std::unique_ptr<VisionStation>> VisionStation::Create(std::unique_ptr<app
   std::error_code ec;
   fs::create_directories(s->review_dir_, ec);
   if (ec) return PermissionDenied("station: cannot create {} ({})", s->review_dir_, ec.message());
+  if (!o.part_id_pattern.empty()) {
+    try {
+      s->part_id_re_.emplace(o.part_id_pattern, std::regex::ECMAScript);
+    } catch (const std::regex_error& e) {
+      return InvalidArgument("part id pattern '{}': {}", o.part_id_pattern, e.what());
+    }
+    if (s->part_id_re_->mark_count() < 1)
+      return InvalidArgument("part id pattern '{}': needs a group ( ) around the part id", o.part_id_pattern);
+  }
   if (o.journal_max_bytes < 4096) return InvalidArgument("station: journal_max_bytes {} (at least 4096)", o.journal_max_bytes);
   if (o.journal_keep < 1) return InvalidArgument("station: journal_keep {} (at least 1)", o.journal_keep);
   s->book_ = std::make_unique<apps::ReviewBook>(inspector->options().good_classes);
@@ -196,11 +215,11 @@ void VisionStation::KeepForReview(const ReviewJob& job) {
   if (img.ok()) {
     auto png = images::EncodePng(apps::Overlay(*img, r));
     if (png.ok()) data = std::move(*png);
-    path = fmt::format("{}/{:010d}.png", review_dir_, seq);
+    path = fmt::format("{}/{}.png", review_dir_, ReviewName(seq, job.part_id));
   }
   if (data.empty()) {  // undecodable: the bytes as they came, for the person who looks
     data.assign(bytes.data(), bytes.size());
-    path = fmt::format("{}/{:010d}.bin", review_dir_, seq);
+    path = fmt::format("{}/{}.bin", review_dir_, ReviewName(seq, job.part_id));
   }
   const auto size = static_cast<int64_t>(data.size());
   if (size > options_.review_budget_bytes) return;
@@ -220,35 +239,68 @@ void VisionStation::KeepForReview(const ReviewJob& job) {
 }
 
 Status VisionStation::Append(Journal& j, const std::string& line) {
-  if (j.bytes > 0 && j.bytes + static_cast<int64_t>(line.size()) + 1 > options_.journal_max_bytes) {
-    // <path>.<keep> falls off, each .k moves to .k+1, the current file becomes .1; the directory is
-    // synced so that a power cut leaves either the old or the new names.
-    std::error_code ec;
-    fs::remove(fmt::format("{}.{}", j.path, options_.journal_keep), ec);
-    for (int k = options_.journal_keep - 1; k >= 1; --k) {
-      const std::string from = fmt::format("{}.{}", j.path, k);
-      if (fs::exists(from, ec)) fs::rename(from, fmt::format("{}.{}", j.path, k + 1), ec);
-    }
-    if (::rename(j.path.c_str(), (j.path + ".1").c_str()) != 0)
-      return Unavailable("{}: cannot rotate: {}", j.path, std::strerror(errno));
-    ::close(j.fd);
-    j.fd = -1;
-    PF_RETURN_IF_ERROR(SyncDir(fs::path(j.path).parent_path().string()));
+  if (j.fd < 0) {  // a failed rotation or write left it closed: reopen (closing a torn line)
     PF_ASSIGN_OR_RETURN(j.fd, OpenAppend(j.path));
-    j.bytes = 0;
-    ++counters_.rotations;
+    j.bytes = static_cast<int64_t>(::lseek(j.fd, 0, SEEK_END));
   }
-  PF_RETURN_IF_ERROR(AppendLine(j.fd, j.path, line));
+  if (j.bytes > 0 && j.bytes + static_cast<int64_t>(line.size()) + 1 > options_.journal_max_bytes) {
+    // <path>.<keep> falls off, each .k moves to .k+1, the current file becomes .1, a new one is opened
+    // before the old descriptor is closed; any failure before the current file moved leaves
+    // everything as it was (the record then goes into the current file, rotation is tried again).
+    std::error_code ec;
+    bool shifted = true;
+    fs::remove(fmt::format("{}.{}", j.path, options_.journal_keep), ec);
+    for (int k = options_.journal_keep - 1; k >= 1 && shifted; --k) {
+      const std::string from = fmt::format("{}.{}", j.path, k);
+      if (fs::exists(from, ec)) {
+        fs::rename(from, fmt::format("{}.{}", j.path, k + 1), ec);
+        shifted = !ec;
+      }
+    }
+    if (shifted && ::rename(j.path.c_str(), (j.path + ".1").c_str()) == 0) {
+      auto fresh = OpenAppend(j.path);
+      if (fresh.ok()) {
+        ::close(j.fd);
+        j.fd = *fresh;
+        j.bytes = 0;
+        ++counters_.rotations;
+        if (Status d = SyncDir(fs::path(j.path).parent_path().string()); !d.ok())
+          PF_LOG_WARN("station: {} rotated, directory not synced: {}", j.path, d.ToString());
+      } else {
+        PF_LOG_WARN("station: cannot start a new {}: {}; writing on into {}.1", j.path, fresh.status().ToString(), j.path);
+        ::rename((j.path + ".1").c_str(), j.path.c_str());  // back, so that a restart finds it
+      }
+    } else {
+      PF_LOG_WARN("station: cannot rotate {} ({}); writing on into it", j.path, shifted ? std::strerror(errno) : ec.message());
+    }
+  }
+  if (Status st = AppendLine(j.fd, j.path, line); !st.ok()) {
+    // A partial line (disk full) must not glue itself to the next record: cut back to the last
+    // complete one; if that fails too, the next Append reopens the file, which closes the line.
+    if (::ftruncate(j.fd, j.bytes) != 0) {
+      ::close(j.fd);
+      j.fd = -1;
+    }
+    return st;
+  }
   j.bytes += static_cast<int64_t>(line.size()) + 1;
   return Status::Ok();
 }
 
 std::string VisionStation::PartId(int64_t trigger_mono_ns, const std::string& fallback, const char* fallback_from,
-                                  std::string* from) const {
-  if (options_.part_id_at) {
-    if (auto v = options_.part_id_at(trigger_mono_ns > 0 ? trigger_mono_ns : MonotonicNs()); v && !v->empty()) {
+                                  std::string* from, const std::string& file_name) const {
+  // No trigger time (a claim recovered after a restart): the tag's value now would be another part's.
+  if (options_.part_id_at && trigger_mono_ns > 0) {
+    if (auto v = options_.part_id_at(trigger_mono_ns); v && !v->empty()) {
       *from = "tag";
       return *v;
+    }
+  }
+  if (part_id_re_ && !file_name.empty()) {
+    std::smatch m;
+    if (std::regex_search(file_name, m, *part_id_re_) && m.size() > 1 && m[1].matched && m[1].length() > 0) {
+      *from = "file_pattern";
+      return m[1].str();
     }
   }
   *from = fallback.empty() ? "sequence" : fallback_from;
@@ -272,27 +324,36 @@ Result<Json> VisionStation::InspectLocked(std::string_view bytes, const images::
   j["claim"] = claim;
   j["time"] = FormatRfc3339(Now());
   j["verdict"] = std::string(apps::VerdictName(r.verdict));
-  if (!r.rois.empty()) {
-    j["class"] = r.rois.front().class_name;
-    j["confidence"] = r.rois.front().confidence;
+  const apps::RoiResult* deciding = nullptr;  // the first rejecting ROI, else the first (as the registers)
+  for (const auto& roi : r.rois)
+    if (!deciding && roi.verdict == apps::Verdict::kReject) deciding = &roi;
+  if (!deciding && !r.rois.empty()) deciding = &r.rois.front();
+  if (deciding) {
+    j["class"] = deciding->class_name;
+    j["confidence"] = deciding->confidence;
   }
   j["reason"] = r.reason;
   j["audit"] = audit;
   j["total_ms"] = r.times.total_ms;
   if (detected_mono_ns > 0) j["detect_to_verdict_ms"] = static_cast<double>(MonotonicNs() - detected_mono_ns) / 1e6;
-  PF_RETURN_IF_ERROR(Append(journal_, j.dump()));  // durable before anyone sees it
+  if (Status st = Append(journal_, j.dump()); !st.ok()) {  // durable before anyone sees it
+    --sequence_;  // not recorded: the number is given again
+    return st;
+  }
+  if (!claim.empty()) journaled_.insert(claim);  // judged: a restart of Run finishes it, never judges it again
   if (server_) {
     auto regs = apps::VerdictRegisters(seq, r, pid);
     regs[apps::kHeartbeatRegister] = heartbeat_.load();  // one update for the whole map: the heartbeat stays
-    PF_RETURN_IF_ERROR(server_->Set(0, regs));
+    if (Status st = server_->Set(0, regs); !st.ok()) PF_LOG_ERROR("station: verdict {} not on the registers: {}", seq, st.ToString());
   }
-  book_->AddInspection(seq, pid, std::string(apps::VerdictName(r.verdict)), r.rois.empty() ? "" : r.rois.front().class_name,
+  book_->AddInspection(seq, pid, std::string(apps::VerdictName(r.verdict)), deciding ? deciding->class_name : "",
                         audit);
   ++counters_.inspected;
   ++(r.verdict == apps::Verdict::kAccept ? counters_.accept : r.verdict == apps::Verdict::kReject ? counters_.reject : counters_.uncertain);
   if ((r.verdict != apps::Verdict::kAccept || audit) && options_.review_budget_bytes > 0) {
     ReviewJob job;
     job.sequence = seq;
+    job.part_id = pid;
     if (image) job.image = *image;
     else job.bytes.assign(bytes.data(), bytes.size());
     job.inspection = std::move(r);
@@ -309,7 +370,7 @@ Status VisionStation::Process(const images::ClaimedFile& f, const std::function<
   auto bytes = ReadFileBytes(f.path);
   const double acquire = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
   std::string line, from;
-  const std::string part_id = PartId(f.detected_mono_ns, fs::path(f.name).stem().string(), "file", &from);
+  const std::string part_id = PartId(f.arrived_mono_ns, fs::path(f.name).stem().string(), "file", &from, f.name);
   std::optional<ReviewJob> review;
   {
     const auto t_wait = std::chrono::steady_clock::now();
@@ -324,7 +385,10 @@ Status VisionStation::Process(const images::ClaimedFile& f, const std::function<
   }
   if (review) KeepForReview(*review);
   if (on_inspection) on_inspection(line);
-  return folder_->Done(f);
+  PF_RETURN_IF_ERROR(folder_->Done(f));
+  std::lock_guard<std::mutex> lock(mu_);
+  journaled_.erase(claim);
+  return Status::Ok();
 }
 
 Result<Json> VisionStation::InspectUpload(std::string_view bytes, const std::string& given_part_id) {
@@ -425,7 +489,7 @@ Json VisionStation::Queue(size_t limit) const {
   for (const auto& r : book_->Queue(limit)) {
     Json j = RecordJson(r);
     for (const char* ext : {".png", ".bin"}) {
-      const std::string p = fmt::format("{}/{:010d}{}", review_dir_, r.sequence, ext);
+      const std::string p = fmt::format("{}/{}{}", review_dir_, ReviewName(r.sequence, r.part_id), ext);
       if (fs::exists(p)) j["image"] = p;
     }
     items.push_back(std::move(j));
@@ -506,6 +570,11 @@ void VisionStation::CameraLoop(const std::atomic<bool>& stop, const std::functio
   const std::string& device = options_.camera.device;
   bool lost = false;
   int64_t retry_at = 0;
+  // A camera that answers its heartbeat but sends nothing (stream broken, host address changed) is
+  // lost too, when it was asked for a frame rate: after 20 frame periods, at least 5 s.
+  const int64_t stall_ns =
+      options_.camera.frame_rate > 0 ? std::max<int64_t>(5'000'000'000, static_cast<int64_t>(20e9 / options_.camera.frame_rate)) : 0;
+  int64_t last_frame = MonotonicNs();
   const auto fail = [&](const Status& why) {
     camera_.reset();
     retry_at = MonotonicNs() + 2'000'000'000;
@@ -531,6 +600,7 @@ void VisionStation::CameraLoop(const std::atomic<bool>& stop, const std::functio
         continue;
       }
       camera_ = std::move(*c);
+      last_frame = MonotonicNs();
       if (lost) {
         lost = false;
         PF_LOG_INFO("station: camera {} restored", device);
@@ -542,8 +612,18 @@ void VisionStation::CameraLoop(const std::atomic<bool>& stop, const std::functio
       fail(f.status());
       continue;
     }
-    if (!*f) continue;
-    auto j = InspectFrame((*f)->image, fmt::format("{}-{}", device, (*f)->frame_id), MonotonicNs());
+    if (!*f) {
+      if (stall_ns > 0 && MonotonicNs() - last_frame > stall_ns)
+        fail(Unavailable("camera '{}': no frame for {} s at {} frames/s", device, stall_ns / 1'000'000'000, options_.camera.frame_rate));
+      continue;
+    }
+    const int64_t now = MonotonicNs();
+    last_frame = now;
+    // The trigger: when the host received the frame (its wall-clock stamp), on the steady clock.
+    int64_t trigger = now;
+    if (const auto sys = static_cast<int64_t>((*f)->system_timestamp_ns); sys > 0)
+      trigger = std::min(now, now - (Now().ns - sys));
+    auto j = InspectFrame((*f)->image, fmt::format("{}-{}", device, (*f)->frame_id), trigger);
     if (!j.ok()) {  // the journal refused the record: the station cannot go on judging
       PF_LOG_ERROR("station: camera frame not journaled: {}", j.status().ToString());
       camera_status_ = j.status();
@@ -562,6 +642,8 @@ Status VisionStation::Run(const std::atomic<bool>& stop, const std::function<voi
     std::lock_guard<std::mutex> lock(echo_mu);
     on_inspection(line);
   };
+  camera_failed_.store(false);  // a restart after a failure begins clean
+  camera_status_ = Status::Ok();
   std::atomic<bool> stop_camera{false};
   std::thread camera_thread;
   if (!options_.camera.device.empty())
@@ -584,6 +666,8 @@ Status VisionStation::RunFolder(const std::atomic<bool>& stop, const std::functi
     }
     if (judged) {
       PF_RETURN_IF_ERROR(folder_->Done(f));  // inspected before the crash: finish, do not judge twice
+      std::lock_guard<std::mutex> lock(mu_);
+      journaled_.erase(claim);
     } else {
       PF_RETURN_IF_ERROR(Process(f, on_inspection));
     }

@@ -17,8 +17,9 @@
 //   - Journals rotate at journal_max_bytes (<journal>.1 .. .<journal_keep>); a start reads the current
 //     file and .1 only (enough to finish every claim: a claim is moved to .done/ right after its line).
 // The part id: with part_id_at (a PLC tag latched at the trigger: the file's detection, the upload's
-// arrival, the frame's arrival) its value; else the file name's stem, an upload's ?part_id= (else
-// "upload-<sequence>"), "<camera>-<frame id>". The record says which ("part_id_source").
+// arrival, the frame's arrival) its value; else for a file the first group of part_id_pattern in its
+// name, else its stem; an upload's ?part_id= (else "upload-<sequence>"); "<camera>-<frame id>". The
+// record says which ("part_id_source"); review images are named "<sequence>_<part id>".
 // The heartbeat register counts seconds while Run loops. Thread-safe: uploads, the camera thread and
 // the folder loop share one lock.
 #include <atomic>
@@ -28,6 +29,7 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <regex>
 #include <set>
 #include <string>
 
@@ -54,6 +56,9 @@ struct StationOptions {
   int64_t review_budget_bytes = 256ll << 20;  // .review/ images; 0: keep none
   int64_t journal_max_bytes = 64ll << 20;     // rotate the journals past this size
   int journal_keep = 4;                       // rotated files kept per journal
+  // A regular expression (ECMAScript) searched in the file name; its first group is the part id
+  // ("^([A-Z0-9]+)_" takes "P1234" from "P1234_cam1.png"). No match: the file's stem.
+  std::string part_id_pattern;
   images::CameraOptions camera;               // device "": no camera
   bool camera_must_open = true;               // false: a camera absent at start is retried like a lost one
   // The part id latched at the trigger (monotonic ns), e.g. the newest value of a PLC tag then;
@@ -103,6 +108,7 @@ class VisionStation {
   // What KeepForReview needs, taken under mu_ and written after it is released.
   struct ReviewJob {
     uint32_t sequence = 0;
+    std::string part_id;
     std::string bytes;
     std::optional<images::Image> image;
     apps::Inspection inspection;
@@ -114,8 +120,10 @@ class VisionStation {
     int64_t bytes = 0;
   };
   Status Append(Journal& j, const std::string& line);  // rotates first when the file is full
-  // The part id for a trigger: the latched value, else `fallback` (source named in *from).
-  std::string PartId(int64_t trigger_mono_ns, const std::string& fallback, const char* fallback_from, std::string* from) const;
+  // The part id for a trigger: the latched value, else the pattern's group in `file_name`, else
+  // `fallback` (source named in *from).
+  std::string PartId(int64_t trigger_mono_ns, const std::string& fallback, const char* fallback_from, std::string* from,
+                     const std::string& file_name = "") const;
   // mu_ held. `claim` is "" for uploads and frames; `image` (a frame) replaces `bytes` when not null.
   // Fills *review when the part is kept for a person.
   Result<nlohmann::json> InspectLocked(std::string_view bytes, const images::Image* image, const std::string& name,
@@ -125,7 +133,8 @@ class VisionStation {
   void CameraLoop(const std::atomic<bool>& stop, const std::function<void(const std::string&)>& on_inspection);
   Status RunFolder(const std::atomic<bool>& stop, const std::function<void(const std::string&)>& on_inspection);
   Status camera_status_ = Status::Ok();  // set by the camera thread before it ends, read after the join
-  std::atomic<bool> camera_failed_{false};  // ... and this flag then, which stops the folder loop
+  std::atomic<bool> camera_failed_{false};
+  std::optional<std::regex> part_id_re_;  // ... and this flag then, which stops the folder loop
   Status Process(const images::ClaimedFile& f, const std::function<void(const std::string&)>& on_inspection);
   void KeepForReview(const ReviewJob& job);  // takes review_mu_
   std::unique_ptr<apps::VisionInspector> inspector_;

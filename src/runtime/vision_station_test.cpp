@@ -8,6 +8,7 @@
 
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <thread>
 
 #include "apps/vision_test_model.h"
@@ -117,8 +118,8 @@ TEST(VisionStation, ReviewImagesStayWithinTheirBudget) {
   }
   EXPECT_LE(bytes, 600);
   EXPECT_GT(files, 0);
-  EXPECT_TRUE(std::filesystem::exists(dir.path() + "/.review/0000000020.png"));  // the newest stays
-  EXPECT_FALSE(std::filesystem::exists(dir.path() + "/.review/0000000001.png"));
+  EXPECT_TRUE(std::filesystem::exists(dir.path() + "/.review/0000000020_upload-20.png"));  // the newest stays
+  EXPECT_FALSE(std::filesystem::exists(dir.path() + "/.review/0000000001_upload-1.png"));
 }
 
 TEST(VisionStation, FolderImagesReachTheRegisters) {
@@ -166,7 +167,69 @@ TEST(VisionStation, FolderImagesReachTheRegisters) {
   EXPECT_EQ(regs[10], ('7' << 8));
   ASSERT_EQ(lines.size(), 1u);
   EXPECT_EQ(Json::parse(lines[0])["part_id"], "AB-17");
+  EXPECT_EQ(Json::parse(lines[0])["part_id_source"], "file");
   EXPECT_TRUE(std::filesystem::is_empty(dir.path() + "/.processing"));
+}
+
+// A part id pattern takes the part id out of the file name; a name it does not match keeps its stem.
+// The review image carries the part id in its name.
+TEST(VisionStation, PartIdFromTheFileNamePattern) {
+  pf::testing::TempDir dir;
+  auto m = engine::OnnxModel::Load(apps::testing::BrightnessModel(4), "brightness.onnx", {});
+  ASSERT_TRUE(m.ok());
+  apps::VisionOptions vo;
+  vo.good_classes = {"good"};
+  StationOptions so;
+  so.folder.dir = dir.path();
+  so.folder.settle_ms = 50;
+  so.audit_rate = 0;
+  so.part_id_pattern = "^([A-Z]+[0-9]+)_";
+  {
+    StationOptions bad = so;
+    bad.part_id_pattern = "^[A-Z]+_";
+    auto m2 = engine::OnnxModel::Load(apps::testing::BrightnessModel(4), "brightness.onnx", {});
+    auto s = VisionStation::Create(apps::VisionInspector::Create(std::move(*m2), vo).value(), bad);
+    ASSERT_FALSE(s.ok());
+    EXPECT_NE(s.status().message().find("needs a group"), std::string::npos) << s.status().ToString();
+  }
+  auto st = VisionStation::Create(apps::VisionInspector::Create(std::move(*m), vo).value(), so);
+  ASSERT_TRUE(st.ok()) << st.status().ToString();
+  std::atomic<bool> stop{false};
+  std::vector<Json> lines;
+  std::mutex mu;
+  std::thread t([&] {
+    EXPECT_TRUE((*st)->Run(stop, [&](const std::string& l) {
+                      std::lock_guard<std::mutex> lock(mu);
+                      lines.push_back(Json::parse(l));
+                    }).ok());
+  });
+  for (const char* name : {"PX4711_cam1_0001.pgm", "unnamed.pgm"}) {
+    std::ofstream(dir.path() + "/.w.tmp", std::ios::binary) << FlatPgm(4, 4, 5);
+    std::filesystem::rename(dir.path() + "/.w.tmp", dir.path() + "/" + name);
+  }
+  for (int k = 0; k < 100; ++k) {
+    {
+      std::lock_guard<std::mutex> lock(mu);
+      if (lines.size() >= 2) break;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  stop = true;
+  t.join();
+  ASSERT_EQ(lines.size(), 2u);
+  std::map<std::string, Json> by_file;
+  for (const Json& j : lines) by_file[j["file"].get<std::string>()] = j;
+  EXPECT_EQ(by_file["PX4711_cam1_0001.pgm"]["part_id"], "PX4711");
+  EXPECT_EQ(by_file["PX4711_cam1_0001.pgm"]["part_id_source"], "file_pattern");
+  EXPECT_EQ(by_file["unnamed.pgm"]["part_id"], "unnamed");
+  EXPECT_EQ(by_file["unnamed.pgm"]["part_id_source"], "file");
+  const uint32_t seq = by_file["PX4711_cam1_0001.pgm"]["sequence"];
+  EXPECT_TRUE(std::filesystem::exists(dir.path() + fmt::format("/.review/{:010d}_PX4711.png", seq)));
+  auto q = (*st)->Queue(10);
+  bool listed = false;
+  for (const auto& item : q["items"])
+    if (item["part_id"] == "PX4711") listed = item.contains("image");
+  EXPECT_TRUE(listed) << q.dump();
 }
 
 }  // namespace
@@ -271,11 +334,37 @@ TEST(VisionStation, JournalsRotatePartIdsLatchRecordsAndLabelsReachThePlant) {
   for (std::string line; std::getline(fb, line);) ++label_lines;
   EXPECT_EQ(label_lines, 2);
   // Restart: the sequence goes on from the newest record.
+  {
+    auto st = MakeStationWith(so);
+    ASSERT_TRUE(st);
+    auto next = st->InspectUpload(FlatPgm(4, 4, 250), "x");
+    ASSERT_TRUE(next.ok());
+    EXPECT_EQ((*next)["sequence"], 66u);
+  }
+  // A crash right after a rotation: the current file is new and empty, the records are in .1. The
+  // sequence still goes on, and a claim whose record is in .1 is finished, not judged again.
+  namespace fs = std::filesystem;
+  fs::remove(journal + ".2");
+  fs::rename(journal + ".1", journal + ".2");
+  fs::rename(journal, journal + ".1");
+  std::ofstream(journal).close();
+  fs::create_directories(dir.path() + "/.processing");
+  std::ofstream(dir.path() + "/.processing/123-judged.pgm", std::ios::binary) << FlatPgm(4, 4, 5);
+  {
+    std::ofstream j1(journal + ".1", std::ios::app);
+    j1 << R"({"sequence":67,"part_id":"judged","source":"folder","file":"judged.pgm","claim":"123-judged.pgm","verdict":"reject","class":"dark","reason":"","audit":false})"
+       << "\n";
+  }
   auto st = MakeStationWith(so);
   ASSERT_TRUE(st);
-  auto next = st->InspectUpload(FlatPgm(4, 4, 250), "x");
+  std::atomic<bool> stop{true};  // Run finishes what was pending, then returns
+  ASSERT_TRUE(st->Run(stop).ok());
+  EXPECT_EQ(st->counters().recovered, 1u);
+  EXPECT_EQ(st->counters().inspected, 0u);
+  EXPECT_TRUE(fs::is_empty(dir.path() + "/.processing"));
+  auto next = st->InspectUpload(FlatPgm(4, 4, 250), "y");
   ASSERT_TRUE(next.ok());
-  EXPECT_EQ((*next)["sequence"], 66u);
+  EXPECT_EQ((*next)["sequence"], 68u);
 }
 
 }  // namespace

@@ -83,6 +83,7 @@ TEST(VisionE2E, StationInThePlantLatchesPartIdsRaisesEventsAndForwardsLabels) {
   ASSERT_TRUE(hub.WaitSubscribed(0, 5s));
   const std::string watch = dir.path() + "/in";
   fs::create_directories(watch);
+  fs::create_directories(dir.path() + "/in2");
   std::ofstream(dir.path() + "/brightness.onnx", std::ios::binary) << apps::testing::BrightnessModel(4);
   const int api_port = testing::FreePort();
   std::ofstream(dir.path() + "/plant.toml") << fmt::format(R"(
@@ -129,6 +130,12 @@ good_classes = ["good"]
 modbus_listen = "127.0.0.1:0"
 part_id_tag = "line1.part_counter"
 audit_rate = 0.0
+
+[[vision]]
+name = "surface2"
+asset = "line1"
+model = "brightness.onnx"
+watch = "in2"
 )",
                                                            dir.path(), api_port, plc.port(), broker_port);
   const std::vector<std::string> args = {testing::PlantfloorBin(), "run", "--config", dir.path() + "/plant.toml"};
@@ -140,7 +147,10 @@ audit_rate = 0.0
     e2e::ChildProcess pf(args);
     ASSERT_TRUE(e2e::WaitHealthy(api_port, 20s)) << "API did not come up";
     json vision = e2e::GetJson(api_port, "/api/v1/vision");
-    ASSERT_EQ(vision["items"].size(), 1u) << vision.dump();
+    ASSERT_EQ(vision["items"].size(), 2u) << vision.dump();
+    EXPECT_EQ(vision["items"][0]["name"], "surface1");
+    EXPECT_EQ(vision["items"][0]["part_id_tag"], "line1.part_counter");
+    EXPECT_TRUE(vision["items"][1]["modbus"].is_null());
     ASSERT_TRUE(vision["items"][0]["modbus"].is_string()) << vision.dump();
     const std::string mb = vision["items"][0]["modbus"];
     const int verdict_port = std::stoi(mb.substr(mb.rfind(':') + 1));
@@ -170,6 +180,27 @@ audit_rate = 0.0
       ASSERT_GE(before, 0);
       sent.push_back({name, before, after, expect});
       std::this_thread::sleep_for(300ms);
+    }
+    // A burst (three parts renamed in within a few ms, judged one after the other) and a part written
+    // in place over 240 ms in three pieces (pauses shorter than settle; taken when closed): each gets
+    // the counter at its arrival, not at its turn or at its completion.
+    for (const char* name : {"burst1.pgm", "burst2.pgm", "burst3.pgm"}) {
+      const int before = ReadCounter(plc.port());
+      Deliver(watch, name, good);
+      sent.push_back({name, before, ReadCounter(plc.port()), "accept"});
+    }
+    {
+      const int before = ReadCounter(plc.port());
+      std::ofstream slow(watch + "/slow.pgm", std::ios::binary);
+      slow << good.substr(0, 10) << std::flush;
+      const int mid = ReadCounter(plc.port());
+      std::this_thread::sleep_for(120ms);
+      slow << good.substr(10, 20) << std::flush;
+      std::this_thread::sleep_for(120ms);
+      slow << good.substr(30);
+      slow.close();
+      EXPECT_GE(ReadCounter(plc.port()), mid + 2);  // the counter moved on while it was written
+      sent.push_back({"slow.pgm", before, mid, "accept"});
     }
     auto records = WaitJournal(journal, sent.size(), 15s);
     ASSERT_EQ(records.size(), sent.size());
@@ -230,7 +261,7 @@ audit_rate = 0.0
 
     // The inspector disagrees with the reject of b.pgm: committed before the answer, then kill -9.
     auto b = std::find_if(records.begin(), records.end(), [](const json& r) { return r["file"] == "b.pgm"; });
-    auto res = api.Post(fmt::format("/api/v1/inspections/{}/verdict", (*b)["sequence"].get<uint32_t>()),
+    auto res = api.Post(fmt::format("/api/v1/inspections/{}/verdict?station=surface1", (*b)["sequence"].get<uint32_t>()),
                         R"({"agree": false, "class": "good", "inspector": "anna"})", "application/json");
     ASSERT_TRUE(res);
     ASSERT_EQ(res->status, 201) << res->body;
@@ -243,15 +274,24 @@ audit_rate = 0.0
     auto unknown = api.Get("/api/v1/inspections/stats?station=nope");
     ASSERT_TRUE(unknown);
     EXPECT_EQ(unknown->status, 404) << unknown->body;
+    auto which = api.Get("/api/v1/inspections/stats");  // two stations: which one?
+    ASSERT_TRUE(which);
+    EXPECT_EQ(which->status, 400) << which->body;
+    EXPECT_NE(which->body.find("surface1, surface2"), std::string::npos) << which->body;
     pf.Kill9();
   }
   {
     e2e::ChildProcess pf(args);
     ASSERT_TRUE(e2e::WaitHealthy(api_port, 20s)) << "API did not come up after kill -9";
     const uint32_t last = Journal(journal).back()["sequence"];
+    // The label answered before kill -9 is in the store.
+    json labels = e2e::GetJson(api_port, "/api/v1/events?kind=label&source=vision:surface1");
+    ASSERT_EQ(labels["items"].size(), 1u) << labels.dump();
+    EXPECT_EQ(labels["items"][0]["payload"]["part_id"], label_event_part);
     Deliver(watch, "d.pgm", apps::testing::FlatPgm(8, 8, 250));
-    auto records = WaitJournal(journal, 7, 15s);
-    ASSERT_EQ(records.size(), 7u);
+    const size_t before_restart = Journal(journal).size();
+    auto records = WaitJournal(journal, before_restart + 1, 15s);
+    ASSERT_EQ(records.size(), before_restart + 1);
     EXPECT_EQ(records.back()["sequence"].get<uint32_t>(), last + 1);
     EXPECT_EQ(records.back()["file"], "d.pgm");
     // The label reached the hub (stored before the answer; forwarded after the restart if not before).

@@ -95,6 +95,7 @@ Result<std::optional<CameraFrame>> CameraSource::Next(std::chrono::milliseconds 
     f.image.height = h;
     f.frame_id = arv_buffer_get_frame_id(buf);
     f.camera_timestamp_ns = arv_buffer_get_timestamp(buf);
+    f.system_timestamp_ns = arv_buffer_get_system_timestamp(buf);
     size_t need = 0;
     if (fmt == ARV_PIXEL_FORMAT_MONO_8) {
       f.image.channels = 1;

@@ -29,6 +29,7 @@ struct CameraFrame {
   Image image;
   uint64_t frame_id = 0;
   uint64_t camera_timestamp_ns = 0;  // the camera's clock
+  uint64_t system_timestamp_ns = 0;  // when the host received it (aravis: wall clock, ns since 1970); 0 unknown
 };
 
 struct CameraCounters {

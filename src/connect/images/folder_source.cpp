@@ -62,6 +62,11 @@ bool FolderSource::Wanted(const std::string& name) const {
   return std::find(options_.extensions.begin(), options_.extensions.end(), ext) != options_.extensions.end();
 }
 
+void FolderSource::Seen(const std::string& name, int64_t now, bool complete) {
+  auto [it, fresh] = seen_.try_emplace(name, now, 0);
+  if (complete && it->second.second == 0) it->second.second = now;
+}
+
 void FolderSource::Scan() {
   std::error_code ec;
   std::vector<std::pair<fs::file_time_type, std::string>> found;
@@ -73,6 +78,7 @@ void FolderSource::Scan() {
   const int64_t now = MonotonicNs();
   for (const auto& [t, name] : found) {
     if (std::find(ready_.begin(), ready_.end(), name) == ready_.end()) waiting_[name] = {FileSize(options_.dir + "/" + name), now};
+    Seen(name, now, false);
   }
 }
 
@@ -95,9 +101,11 @@ void FolderSource::Drain() {
       const std::string name = ev->name;
       if (!Wanted(name)) continue;
       if (ev->mask & (IN_CLOSE_WRITE | IN_MOVED_TO)) {
+        Seen(name, MonotonicNs(), true);
         waiting_.erase(name);
         if (std::find(ready_.begin(), ready_.end(), name) == ready_.end()) ready_.push_back(name);
       } else if (ev->mask & (IN_CREATE | IN_MODIFY)) {
+        Seen(name, MonotonicNs(), false);
         if (std::find(ready_.begin(), ready_.end(), name) == ready_.end())
           waiting_[name] = {FileSize(options_.dir + "/" + name), MonotonicNs()};
       }
@@ -108,12 +116,14 @@ void FolderSource::Drain() {
   for (auto it = waiting_.begin(); it != waiting_.end();) {
     const int64_t size = FileSize(options_.dir + "/" + it->first);
     if (size < 0) {
+      seen_.erase(it->first);
       it = waiting_.erase(it);  // gone (renamed away, deleted)
       continue;
     }
     if (size != it->second.size) {
       it->second = {size, now};
     } else if (now - it->second.changed_mono_ns >= static_cast<int64_t>(options_.settle_ms) * 1'000'000) {
+      Seen(it->first, now, true);
       ready_.push_back(it->first);
       it = waiting_.erase(it);
       continue;
@@ -129,7 +139,14 @@ Result<std::optional<ClaimedFile>> FolderSource::Claim(const std::string& name) 
   ClaimedFile f;
   f.name = name;
   f.path = fmt::format("{}/.processing/{}-{}", options_.dir, ns, name);
-  f.detected_mono_ns = MonotonicNs();
+  const int64_t now = MonotonicNs();
+  if (auto s = seen_.find(name); s != seen_.end()) {
+    f.arrived_mono_ns = s->second.first;
+    f.detected_mono_ns = s->second.second ? s->second.second : now;
+    seen_.erase(s);
+  } else {
+    f.arrived_mono_ns = f.detected_mono_ns = now;
+  }
   if (::rename((options_.dir + "/" + name).c_str(), f.path.c_str()) != 0) {
     if (errno == ENOENT) return std::optional<ClaimedFile>();  // taken away before we claimed it
     return Unavailable("folder '{}': cannot claim {}: {}", options_.dir, name, std::strerror(errno));

@@ -34,6 +34,7 @@ struct ClaimedFile {
   std::string path;      // in .processing/
   std::string name;      // the name it arrived with
   int64_t detected_mono_ns = 0;  // when it was seen complete (steady clock)
+  int64_t arrived_mono_ns = 0;   // when it first appeared (created or renamed in): the trigger; 0 unknown
 };
 
 class FolderSource {
@@ -65,6 +66,9 @@ class FolderSource {
     int64_t changed_mono_ns = 0;
   };
   std::map<std::string, Waiting> waiting_;
+  // name -> (first seen, seen complete), steady clock; until claimed.
+  std::map<std::string, std::pair<int64_t, int64_t>> seen_;
+  void Seen(const std::string& name, int64_t now, bool complete);
   int64_t last_claim_ns_ = 0;
 };
 
