@@ -107,12 +107,19 @@ struct VisionService::Station {
   }
 
   void Loop(const std::atomic<bool>& stop) {
+    std::string last_error;
+    int64_t last_event = 0;
     while (!stop.load()) {
       Status st = station->Run(stop);
       if (st.ok()) return;
       PF_LOG_ERROR("station {}: {}; restarting in 5 s", cfg.name, st.ToString());
-      Emit(MakeEvent("vision_station_error", "high",
-                           fmt::format("{} stopped judging: {}; restarting in 5 s", cfg.name, st.ToString())));
+      // One event per new error, repeated at most every 10 minutes while it lasts.
+      if (st.ToString() != last_error || MonotonicNs() - last_event > 600'000'000'000) {
+        Emit(MakeEvent("vision_station_error", "high",
+                       fmt::format("{} stopped judging: {}; restarting every 5 s", cfg.name, st.ToString())));
+        last_error = st.ToString();
+        last_event = MonotonicNs();
+      }
       const int64_t until = MonotonicNs() + kRestartNs;
       while (!stop.load() && MonotonicNs() < until) std::this_thread::sleep_for(std::chrono::milliseconds(100));
     }
