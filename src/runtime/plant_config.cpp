@@ -554,7 +554,7 @@ Status ReadModels(const ConfigNode& root, PlantConfig& pc, std::map<std::string,
 // stored for every part, before the alert rules and charts are read so they can watch them.
 Status ReadVisions(const ConfigNode& root, PlantConfig& pc, std::map<std::string, const ConfigNode*>& tag_names) {
   std::map<std::string, const ConfigNode*> names, folders;
-  std::map<int, const ConfigNode*> ports;  // verdict register maps (port 0: a free one, never a clash)
+  std::map<std::pair<std::string, int>, const ConfigNode*> ports;  // verdict register maps (port 0: a free one, never a clash)
   for (const ConfigNode* vn : Items(root, "vision")) {
     const std::string base = std::filesystem::path(vn->loc.file).parent_path().string();
     PF_ASSIGN_OR_RETURN(VisionEntry e, ReadVision(*vn, base));
@@ -565,12 +565,18 @@ Status ReadVisions(const ConfigNode& root, PlantConfig& pc, std::map<std::string
     std::string dir = std::filesystem::weakly_canonical(e.station.folder.dir, ec).string();
     if (ec) dir = e.station.folder.dir;
     if (e.station.modbus_port > 0) {
-      if (pc.api.enabled && pc.api.port == e.station.modbus_port)
+      // Two listeners clash on one port when their addresses are equal or one is a wildcard.
+      const auto clash = [](const std::string& a, const std::string& b) {
+        const auto any = [](const std::string& h) { return h.empty() || h == "0.0.0.0" || h == "::" || h == "[::]"; };
+        return a == b || any(a) || any(b);
+      };
+      if (pc.api.enabled && pc.api.port == e.station.modbus_port && clash(pc.api.host, e.station.modbus_host))
         return ConfigErrorKey(*vn, "modbus_listen", fmt::format("port {} is the API's ([api] listen)", e.station.modbus_port));
-      if (auto it = ports.find(e.station.modbus_port); it != ports.end())
-        return ConfigErrorKey(*vn, "modbus_listen", fmt::format("port {} is taken by the station at {}", e.station.modbus_port,
-                                                                 it->second->loc.ToString()));
-      ports[e.station.modbus_port] = vn;
+      for (const auto& [other, node] : ports)
+        if (other.second == e.station.modbus_port && clash(other.first, e.station.modbus_host))
+          return ConfigErrorKey(*vn, "modbus_listen", fmt::format("port {} is taken by the station at {}", e.station.modbus_port,
+                                                                   node->loc.ToString()));
+      ports[{e.station.modbus_host, e.station.modbus_port}] = vn;
     }
     if (auto it = folders.find(dir); it != folders.end())
       return ConfigErrorKey(*vn, "watch", fmt::format("folder '{}' is watched by the station at {} already", dir,
@@ -579,9 +585,10 @@ Status ReadVisions(const ConfigNode& root, PlantConfig& pc, std::map<std::string
     if (!pc.FindAsset(e.asset)) return ConfigErrorKey(*vn, "asset", fmt::format("unknown asset '{}'; {}", e.asset, AssetList(pc)));
     if (!e.part_id_tag.empty()) {
       auto t = std::find_if(pc.tags.begin(), pc.tags.end(), [&](const TagDef& d) { return d.name == e.part_id_tag; });
-      if (t == pc.tags.end())
-        return ConfigErrorKey(*vn, "part_id_tag", fmt::format("unknown tag '{}'; the part id is read from a tag declared under "
-                                                              "[[sources.tags]] (a PLC register, an OPC UA node)", e.part_id_tag));
+      if (t == pc.tags.end() || t->derived)
+        return ConfigErrorKey(*vn, "part_id_tag", fmt::format("{} tag '{}'; the part id is read from a tag declared under "
+                                                              "[[sources.tags]] (a PLC register, an OPC UA node)",
+                                                              t == pc.tags.end() ? "unknown" : "derived", e.part_id_tag));
     }
     static constexpr std::pair<const char*, const char*> kTags[] = {
         {"verdict", "1 accept, 2 reject, 3 uncertain"},

@@ -28,8 +28,8 @@ constexpr FieldSpec kVisionSpec[] = {
     {"camera", FieldType::kString, false, "<none>", "a GigE Vision camera (IP address or aravis id); lost cameras are reopened"},
     {"camera_fps", FieldType::kDouble, false, "0 (the camera's)", "frame rate asked of the camera"},
     {"part_id_tag", FieldType::kString, false, "<none>", "a declared tag whose value at the trigger is the part id"},
-    {"part_id_max_age", FieldType::kDuration, false, "5s",
-     "a part_id_tag value received longer than this before the image is not used (a PLC that stopped answering)"},
+    {"part_id_max_age", FieldType::kDuration, false, "0 (no limit)",
+     "a part_id_tag value received longer than this before the image is not used (a bad value never is)"},
     {"part_id_pattern", FieldType::kString, false, "<the file name's stem>",
      "regular expression; its first group in the file name is the part id (when no tag value)"},
     {"audit_rate", FieldType::kDouble, false, "0.01", "share of accepted parts also sent to the inspector (recall, escapes)"},
@@ -111,7 +111,7 @@ Result<VisionEntry> ReadVision(const ConfigNode& table, const std::string& base_
     return r.Error("camera_fps", fmt::format("{} (0..1000)", so.camera.frame_rate));
   so.camera_must_open = false;  // a plant starts without its camera and keeps trying
   PF_ASSIGN_OR_RETURN(e.part_id_tag, r.String("part_id_tag", ""));
-  PF_ASSIGN_OR_RETURN(Duration max_age, r.Dur("part_id_max_age", std::chrono::seconds(5)));
+  PF_ASSIGN_OR_RETURN(Duration max_age, r.Dur("part_id_max_age", Duration(0)));
   if (max_age.count() < 0) return r.Error("part_id_max_age", "cannot be negative");
   e.part_id_max_age_ns = max_age.count();
   PF_ASSIGN_OR_RETURN(so.part_id_pattern, r.String("part_id_pattern", ""));

@@ -27,7 +27,7 @@ struct VisionEntry {
   int threads = 1;
   StationOptions station;          // folder, Modbus, audit, review budget, journals, camera (callbacks unset)
   std::string part_id_tag;         // "" none
-  int64_t part_id_max_age_ns = 5'000'000'000;  // an older latched value is no part id (0: no limit)
+  int64_t part_id_max_age_ns = 0;  // an older latched value is no part id (0: no limit)
   std::vector<std::string> classes;  // the model's, for documentation of the class tag
   const ConfigNode* node = nullptr;
 };

@@ -109,8 +109,12 @@ TEST_F(VisionConfig, ErrorsNameTheKeyAndWhatIsWrong) {
   EXPECT_TRUE(starts(Error(Station("") + Station("", "surface1")), ": vision[1].name: duplicate station name")) << Error(Station("") + Station("", "surface1"));
   EXPECT_TRUE(starts(Error(Station("modbus_listen = \"0.0.0.0:1502\"") + Station("modbus_listen = \"127.0.0.1:1502\"", "s2")),
                      ": vision[1].modbus_listen: port 1502 is taken by the station at"));
-  EXPECT_TRUE(starts(Error("\n[api]\nlisten = \"127.0.0.1:8080\"\n" + Station("modbus_listen = \"0.0.0.0:8080\"")),
-                     ": vision[0].modbus_listen: port 8080 is the API's"));
+  EXPECT_TRUE(starts(Error("\n[api]\nlisten = \"127.0.0.1:18080\"\n" + Station("modbus_listen = \"0.0.0.0:18080\"")),
+                     ": vision[0].modbus_listen: port 18080 is the API's"));
+  // Different addresses on one port do not clash.
+  EXPECT_TRUE(Build("\n[api]\nlisten = \"127.0.0.1:18080\"\n" + Station("modbus_listen = \"192.0.2.1:18080\"")).ok());
+  EXPECT_NE(Error(Station("", "surface0") + Station("part_id_tag = \"surface0.verdict\"")).find("derived tag 'surface0.verdict'"),
+            std::string::npos);
   EXPECT_NE(Error(Station("anomaly = \"somewhere\"")).find("not both"), std::string::npos);
   EXPECT_NE(Error("\n[[vision]]\nname = \"s\"\nasset = \"line1\"\nwatch = \"in\"\n").find("give model"), std::string::npos);
   const std::string missing = Error("\n[[vision]]\nname = \"s\"\nasset = \"line1\"\nmodel = \"nope.onnx\"\nwatch = \"in\"\n");

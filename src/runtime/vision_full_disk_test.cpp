@@ -89,8 +89,12 @@ TEST(VisionFullDisk, NothingJudgedTwiceNothingLostWhenTheDiskFills) {
   }
   stop = false;
   Status failed = Status::Ok();
-  std::thread t([&] { failed = (*st)->Run(stop, echo); });
-  for (int k = 0; k < 300 && failed.ok(); ++k) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  std::atomic<bool> ended{false};
+  std::thread t([&] {
+    failed = (*st)->Run(stop, echo);
+    ended = true;
+  });
+  for (int k = 0; k < 300 && !ended.load(); ++k) std::this_thread::sleep_for(std::chrono::milliseconds(10));
   stop = true;
   t.join();
   EXPECT_FALSE(failed.ok()) << "journaling on a full disk must fail";

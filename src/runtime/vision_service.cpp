@@ -45,16 +45,18 @@ struct VisionService::Station {
   std::optional<std::string> PartIdAt(int64_t trigger_mono_ns) {
     const int64_t trigger_wall = Now().ns - (MonotonicNs() - trigger_mono_ns);
     std::lock_guard<std::mutex> lock(latch_mu);
-    for (auto it = latch.rbegin(); it != latch.rend(); ++it) {
-      if (it->first > trigger_wall) continue;
-      if (cfg.part_id_max_age_ns > 0 && trigger_wall - it->first > cfg.part_id_max_age_ns) return std::nullopt;
-      return it->second;
-    }
-    return std::nullopt;
+    const std::pair<int64_t, std::optional<std::string>>* best = nullptr;  // the latest at or before the trigger
+    for (const auto& e : latch)
+      if (e.first <= trigger_wall && (!best || e.first >= best->first)) best = &e;
+    if (!best) return std::nullopt;
+    if (cfg.part_id_max_age_ns > 0 && trigger_wall - best->first > cfg.part_id_max_age_ns) return std::nullopt;
+    return best->second;
   }
 
-  void Emit(Event&& e) {
-    if (!sink.emit(std::move(e))) dropped->Inc();
+  bool Emit(Event&& e) {
+    if (sink.emit(std::move(e))) return true;
+    dropped->Inc();
+    return false;
   }
 
   // A journal record (under the station's lock, in sequence order): samples, and an event for a part
@@ -114,10 +116,10 @@ struct VisionService::Station {
       if (st.ok()) return;
       PF_LOG_ERROR("station {}: {}; restarting in 5 s", cfg.name, st.ToString());
       // One event per new error, repeated at most every 10 minutes while it lasts.
-      if (st.ToString() != last_error || MonotonicNs() - last_event > 600'000'000'000) {
-        Emit(MakeEvent("vision_station_error", "high",
-                       fmt::format("{} stopped judging: {}; restarting every 5 s", cfg.name, st.ToString())));
-        last_error = st.ToString();
+      if ((st.ToString() != last_error || MonotonicNs() - last_event > 600'000'000'000) &&
+          Emit(MakeEvent("vision_station_error", "high",
+                         fmt::format("{} stopped judging: {}; restarting every 5 s", cfg.name, st.ToString())))) {
+        last_error = st.ToString();  // only once it was taken: a full bus does not silence it
         last_event = MonotonicNs();
       }
       const int64_t until = MonotonicNs() + kRestartNs;

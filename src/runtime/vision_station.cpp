@@ -1,6 +1,7 @@
 #include "runtime/vision_station.h"
 
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -10,6 +11,7 @@
 #include <cctype>
 #include <fstream>
 #include <thread>
+#include <tuple>
 
 #include <fmt/format.h>
 
@@ -85,6 +87,16 @@ std::string ReviewName(uint32_t sequence, const std::string& part_id) {
   return safe.empty() ? fmt::format("{:010d}", sequence) : fmt::format("{:010d}_{}", sequence, safe);
 }
 
+// The newest rotated file (<path>.1) unless a crash in the middle of a rotation left it as a second
+// name of the current file; a half-made <path>.new is removed.
+std::vector<Json> ReadRotated(const std::string& path) {
+  ::unlink((path + ".new").c_str());
+  struct stat a {}, b {};
+  if (::stat(path.c_str(), &a) == 0 && ::stat((path + ".1").c_str(), &b) == 0 && a.st_ino == b.st_ino && a.st_dev == b.st_dev)
+    return {};
+  return ReadJournal(path + ".1");
+}
+
 Json IntervalJson(const apps::Interval& i) { return {{"estimate", i.estimate}, {"low95", i.low}, {"high95", i.high}}; }
 
 Json RecordJson(const apps::ReviewRecord& r) {
@@ -127,7 +139,7 @@ Result<std::unique_ptr<VisionStation>> VisionStation::Create(std::unique_ptr<app
   // .processing are judged, the last sequence and record, the review book.
   std::set<std::string> pending;
   for (const auto& f : s->folder_->Pending()) pending.insert(fs::path(f.path).filename().string());
-  std::vector<Json> records = ReadJournal(s->options_.journal + ".1");
+  std::vector<Json> records = ReadRotated(s->options_.journal);
   for (Json& j : ReadJournal(s->options_.journal)) records.push_back(std::move(j));
   for (const Json& j : records) {
     if (!j.contains("verdict")) continue;
@@ -138,7 +150,7 @@ Result<std::unique_ptr<VisionStation>> VisionStation::Create(std::unique_ptr<app
     s->book_->AddInspection(seq, j.value("part_id", ""), j["verdict"].get<std::string>(), j.value("class", ""),
                              j.value("audit", false));
   }
-  std::vector<Json> labels = ReadJournal(s->options_.feedback + ".1");
+  std::vector<Json> labels = ReadRotated(s->options_.feedback);
   for (Json& j : ReadJournal(s->options_.feedback)) labels.push_back(std::move(j));
   for (const Json& j : labels) {
     auto r = s->book_->AddVerdict(j["sequence"].get<uint32_t>(), j.value("agree", false), j.value("label_given", ""));
@@ -238,46 +250,63 @@ void VisionStation::KeepForReview(const ReviewJob& job) {
   review_bytes_ += size;
 }
 
+Status VisionStation::Rotate(Journal& j) {
+  // 1. The new file first: if it cannot be made, nothing has been touched.
+  const std::string fresh = j.path + ".new";
+  const int nfd = ::open(fresh.c_str(), O_RDWR | O_CREAT | O_TRUNC | O_APPEND | O_CLOEXEC, 0644);
+  if (nfd < 0) return Unavailable("{}: {}", fresh, std::strerror(errno));
+  const auto abandon = [&](const std::string& why) {
+    ::close(nfd);
+    ::unlink(fresh.c_str());
+    return Unavailable("{}", why);
+  };
+  // 2. Room for .1: the oldest falls off, each .k moves to .k+1 (from the oldest down, so a failure
+  //    leaves a gap, never two files with one name).
+  std::error_code ec;
+  fs::remove(fmt::format("{}.{}", j.path, options_.journal_keep), ec);
+  for (int k = options_.journal_keep - 1; k >= 1; --k) {
+    const std::string from = fmt::format("{}.{}", j.path, k);
+    if (!fs::exists(from, ec)) continue;
+    fs::rename(from, fmt::format("{}.{}", j.path, k + 1), ec);
+    if (ec) return abandon(fmt::format("{}: {}", from, ec.message()));
+  }
+  // 3. The live file also as .1, then 4. the new file atomically as the current one: at every
+  //    moment <path> names a complete journal, and a restart reads <path> and .1.
+  if (::link(j.path.c_str(), (j.path + ".1").c_str()) != 0) return abandon(fmt::format("{}.1: {}", j.path, std::strerror(errno)));
+  if (::rename(fresh.c_str(), j.path.c_str()) != 0) {
+    const std::string why = fmt::format("{}: {}", j.path, std::strerror(errno));
+    ::unlink((j.path + ".1").c_str());
+    return abandon(why);
+  }
+  ::close(j.fd);
+  j.fd = nfd;
+  j.bytes = 0;
+  ++counters_.rotations;
+  if (Status d = SyncDir(fs::path(j.path).parent_path().string()); !d.ok())
+    PF_LOG_WARN("station: {} rotated, directory not synced: {}", j.path, d.ToString());
+  return Status::Ok();
+}
+
 Status VisionStation::Append(Journal& j, const std::string& line) {
-  if (j.fd < 0) {  // a failed rotation or write left it closed: reopen (closing a torn line)
+  j.clean = true;
+  if (j.fd < 0) {  // a failed write left it closed: reopen (closing a torn line)
     PF_ASSIGN_OR_RETURN(j.fd, OpenAppend(j.path));
     j.bytes = static_cast<int64_t>(::lseek(j.fd, 0, SEEK_END));
   }
-  if (j.bytes > 0 && j.bytes + static_cast<int64_t>(line.size()) + 1 > options_.journal_max_bytes) {
-    // <path>.<keep> falls off, each .k moves to .k+1, the current file becomes .1, a new one is opened
-    // before the old descriptor is closed; any failure before the current file moved leaves
-    // everything as it was (the record then goes into the current file, rotation is tried again).
-    std::error_code ec;
-    bool shifted = true;
-    fs::remove(fmt::format("{}.{}", j.path, options_.journal_keep), ec);
-    for (int k = options_.journal_keep - 1; k >= 1 && shifted; --k) {
-      const std::string from = fmt::format("{}.{}", j.path, k);
-      if (fs::exists(from, ec)) {
-        fs::rename(from, fmt::format("{}.{}", j.path, k + 1), ec);
-        shifted = !ec;
-      }
-    }
-    if (shifted && ::rename(j.path.c_str(), (j.path + ".1").c_str()) == 0) {
-      auto fresh = OpenAppend(j.path);
-      if (fresh.ok()) {
-        ::close(j.fd);
-        j.fd = *fresh;
-        j.bytes = 0;
-        ++counters_.rotations;
-        if (Status d = SyncDir(fs::path(j.path).parent_path().string()); !d.ok())
-          PF_LOG_WARN("station: {} rotated, directory not synced: {}", j.path, d.ToString());
-      } else {
-        PF_LOG_WARN("station: cannot start a new {}: {}; writing on into {}.1", j.path, fresh.status().ToString(), j.path);
-        ::rename((j.path + ".1").c_str(), j.path.c_str());  // back, so that a restart finds it
-      }
-    } else {
-      PF_LOG_WARN("station: cannot rotate {} ({}); writing on into it", j.path, shifted ? std::strerror(errno) : ec.message());
+  if (j.bytes > 0 && j.bytes + static_cast<int64_t>(line.size()) + 1 > options_.journal_max_bytes &&
+      j.bytes >= j.next_rotate_try) {
+    if (Status r = Rotate(j); !r.ok()) {
+      // Written on into the current file; tried again after another eighth of the limit.
+      j.next_rotate_try = j.bytes + options_.journal_max_bytes / 8;
+      PF_LOG_WARN("station: cannot rotate {} ({}); writing on into it", j.path, r.ToString());
     }
   }
   if (Status st = AppendLine(j.fd, j.path, line); !st.ok()) {
     // A partial line (disk full) must not glue itself to the next record: cut back to the last
-    // complete one; if that fails too, the next Append reopens the file, which closes the line.
-    if (::ftruncate(j.fd, j.bytes) != 0) {
+    // complete one; if that fails too, the next Append reopens the file, which closes the line (and
+    // the record may then be read at a restart: its sequence is not given again).
+    j.clean = ::ftruncate(j.fd, j.bytes) == 0 && ::fdatasync(j.fd) == 0;
+    if (!j.clean) {
       ::close(j.fd);
       j.fd = -1;
     }
@@ -337,7 +366,7 @@ Result<Json> VisionStation::InspectLocked(std::string_view bytes, const images::
   j["total_ms"] = r.times.total_ms;
   if (detected_mono_ns > 0) j["detect_to_verdict_ms"] = static_cast<double>(MonotonicNs() - detected_mono_ns) / 1e6;
   if (Status st = Append(journal_, j.dump()); !st.ok()) {  // durable before anyone sees it
-    --sequence_;  // not recorded: the number is given again
+    if (journal_.clean) --sequence_;  // surely not recorded: the number is given again (else a gap)
     return st;
   }
   if (!claim.empty()) journaled_.insert(claim);  // judged: a restart of Run finishes it, never judges it again
@@ -369,8 +398,17 @@ Status VisionStation::Process(const images::ClaimedFile& f, const std::function<
   const auto t0 = std::chrono::steady_clock::now();
   auto bytes = ReadFileBytes(f.path);
   const double acquire = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
-  std::string line, from;
-  const std::string part_id = PartId(f.arrived_mono_ns, fs::path(f.name).stem().string(), "file", &from, f.name);
+  std::string line, from, part_id;
+  {
+    // A claim retried after a failed Run keeps the part id it was given at its arrival.
+    std::lock_guard<std::mutex> lock(mu_);
+    if (auto it = claim_ids_.find(claim); it != claim_ids_.end()) std::tie(part_id, from) = it->second;
+  }
+  if (part_id.empty()) {
+    part_id = PartId(f.arrived_mono_ns, fs::path(f.name).stem().string(), "file", &from, f.name);
+    std::lock_guard<std::mutex> lock(mu_);
+    claim_ids_[claim] = {part_id, from};
+  }
   std::optional<ReviewJob> review;
   {
     const auto t_wait = std::chrono::steady_clock::now();
@@ -388,6 +426,7 @@ Status VisionStation::Process(const images::ClaimedFile& f, const std::function<
   PF_RETURN_IF_ERROR(folder_->Done(f));
   std::lock_guard<std::mutex> lock(mu_);
   journaled_.erase(claim);
+  claim_ids_.erase(claim);
   return Status::Ok();
 }
 
@@ -488,10 +527,11 @@ Json VisionStation::Queue(size_t limit) const {
   Json items = Json::array();
   for (const auto& r : book_->Queue(limit)) {
     Json j = RecordJson(r);
-    for (const char* ext : {".png", ".bin"}) {
-      const std::string p = fmt::format("{}/{}{}", review_dir_, ReviewName(r.sequence, r.part_id), ext);
-      if (fs::exists(p)) j["image"] = p;
-    }
+    for (const std::string& name : {ReviewName(r.sequence, r.part_id), fmt::format("{:010d}", r.sequence)})  // (older releases)
+      for (const char* ext : {".png", ".bin"}) {
+        const std::string p = fmt::format("{}/{}{}", review_dir_, name, ext);
+        if (!j.contains("image") && fs::exists(p)) j["image"] = p;
+      }
     items.push_back(std::move(j));
   }
   return Json{{"items", items}, {"next_cursor", nullptr}};
@@ -668,6 +708,7 @@ Status VisionStation::RunFolder(const std::atomic<bool>& stop, const std::functi
       PF_RETURN_IF_ERROR(folder_->Done(f));  // inspected before the crash: finish, do not judge twice
       std::lock_guard<std::mutex> lock(mu_);
       journaled_.erase(claim);
+      claim_ids_.erase(claim);
     } else {
       PF_RETURN_IF_ERROR(Process(f, on_inspection));
     }

@@ -26,6 +26,7 @@
 #include <cstdint>
 #include <deque>
 #include <functional>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -118,8 +119,11 @@ class VisionStation {
     std::string path;
     int fd = -1;
     int64_t bytes = 0;
+    int64_t next_rotate_try = 0;  // after a failed rotation: not before this size
+    bool clean = true;            // the last failed Append left no part of its line behind
   };
   Status Append(Journal& j, const std::string& line);  // rotates first when the file is full
+  Status Rotate(Journal& j);  // an error leaves the current file as it was
   // The part id for a trigger: the latched value, else the pattern's group in `file_name`, else
   // `fallback` (source named in *from).
   std::string PartId(int64_t trigger_mono_ns, const std::string& fallback, const char* fallback_from, std::string* from,
@@ -145,7 +149,8 @@ class VisionStation {
   Journal journal_, feedback_;
   mutable std::mutex mu_;
   std::vector<uint16_t> RegistersOf(const nlohmann::json& record, const apps::VisionInspector& inspector) const;
-  std::set<std::string> journaled_;  // claims found in .processing at start whose record is in the journal
+  std::set<std::string> journaled_;  // claims in .processing whose record is in the journal (not yet moved)
+  std::map<std::string, std::pair<std::string, std::string>> claim_ids_;  // claim -> (part id, from) until moved
   nlohmann::json last_record_;       // the newest journal record at start
   uint32_t sequence_ = 0;
   std::atomic<uint16_t> heartbeat_{0};

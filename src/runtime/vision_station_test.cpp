@@ -238,11 +238,12 @@ TEST(VisionStation, PartIdFromTheFileNamePattern) {
 namespace pf {
 namespace {
 
-std::unique_ptr<VisionStation> MakeStationWith(const StationOptions& so) {
+std::unique_ptr<VisionStation> MakeStationWith(const StationOptions& so, std::vector<apps::Roi> rois = {}) {
   auto m = engine::OnnxModel::Load(apps::testing::BrightnessModel(4), "brightness.onnx", {});
   EXPECT_TRUE(m.ok());
   apps::VisionOptions vo;
   vo.good_classes = {"good"};
+  vo.rois = std::move(rois);
   auto insp = apps::VisionInspector::Create(std::move(*m), vo);
   EXPECT_TRUE(insp.ok());
   auto s = VisionStation::Create(std::move(*insp), so);
@@ -365,6 +366,55 @@ TEST(VisionStation, JournalsRotatePartIdsLatchRecordsAndLabelsReachThePlant) {
   auto next = st->InspectUpload(FlatPgm(4, 4, 250), "y");
   ASSERT_TRUE(next.ok());
   EXPECT_EQ((*next)["sequence"], 68u);
+}
+
+// A Run that fails after a record is journaled (the file cannot be moved out of .processing/) is
+// restarted: the claim is finished, not judged a second time. The record names the deciding ROI's
+// class: the rejecting one, not the first.
+TEST(VisionStation, ARestartedRunFinishesJournaledClaimsAndTheDecidingRoiNamesTheClass) {
+  pf::testing::TempDir dir;
+  namespace fs = std::filesystem;
+  StationOptions so;
+  so.folder.dir = dir.path();
+  so.folder.settle_ms = 50;
+  so.audit_rate = 0;
+  so.review_budget_bytes = 0;
+  auto st = MakeStationWith(so, {{0, 0, 4, 4}, {4, 0, 4, 4}});
+  ASSERT_TRUE(st);
+  // .done/ replaced by a file: the move after the verdict fails.
+  fs::remove_all(dir.path() + "/.done");
+  std::ofstream(dir.path() + "/.done") << "in the way";
+  // Left half bright, right half dark.
+  std::string pgm = "P5\n8 4\n255\n";
+  for (int y = 0; y < 4; ++y)
+    for (int x = 0; x < 8; ++x) pgm += static_cast<char>(x < 4 ? 250 : 5);
+  std::ofstream(dir.path() + "/.w.tmp", std::ios::binary) << pgm;
+  fs::rename(dir.path() + "/.w.tmp", dir.path() + "/half.pgm");
+  std::atomic<bool> stop{false};
+  std::atomic<bool> ended{false};
+  Status first = Status::Ok();
+  std::thread t([&] {
+    first = st->Run(stop);
+    ended = true;
+  });
+  for (int k = 0; k < 200 && !ended.load(); ++k) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  stop = true;
+  t.join();
+  EXPECT_FALSE(first.ok()) << "the move must have failed";
+  EXPECT_EQ(st->counters().inspected, 1u);
+  fs::remove(dir.path() + "/.done");
+  fs::create_directories(dir.path() + "/.done");
+  std::atomic<bool> stop2{true};  // finish what is pending, then return
+  ASSERT_TRUE(st->Run(stop2).ok());
+  EXPECT_EQ(st->counters().inspected, 1u) << "judged twice";
+  EXPECT_EQ(st->counters().recovered, 1u);
+  EXPECT_TRUE(fs::is_empty(dir.path() + "/.processing"));
+  std::ifstream in(dir.path() + "/.plantfloor-inspections.jsonl");
+  std::vector<Json> recs;
+  for (std::string line; std::getline(in, line);) recs.push_back(Json::parse(line));
+  ASSERT_EQ(recs.size(), 1u);
+  EXPECT_EQ(recs[0]["verdict"], "reject");
+  EXPECT_EQ(recs[0]["class"], "dark");  // the second ROI decided
 }
 
 }  // namespace

@@ -288,8 +288,8 @@ watch = "in2"
     json labels = e2e::GetJson(api_port, "/api/v1/events?kind=label&source=vision:surface1");
     ASSERT_EQ(labels["items"].size(), 1u) << labels.dump();
     EXPECT_EQ(labels["items"][0]["payload"]["part_id"], label_event_part);
-    Deliver(watch, "d.pgm", apps::testing::FlatPgm(8, 8, 250));
     const size_t before_restart = Journal(journal).size();
+    Deliver(watch, "d.pgm", apps::testing::FlatPgm(8, 8, 250));
     auto records = WaitJournal(journal, before_restart + 1, 15s);
     ASSERT_EQ(records.size(), before_restart + 1);
     EXPECT_EQ(records.back()["sequence"].get<uint32_t>(), last + 1);

@@ -5,6 +5,7 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <sys/inotify.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -62,8 +63,25 @@ bool FolderSource::Wanted(const std::string& name) const {
   return std::find(options_.extensions.begin(), options_.extensions.end(), ext) != options_.extensions.end();
 }
 
-void FolderSource::Seen(const std::string& name, int64_t now, bool complete) {
-  auto [it, fresh] = seen_.try_emplace(name, now, 0);
+// When the file arrived, on the steady clock, from the file system's own stamps (inotify events carry
+// none, and they are read only between two inspections): a file renamed in got its ctime then; a
+// file written in place was born (btime, where the file system keeps it) when it was created. Not
+// later than now; 0 when the file is gone.
+static int64_t ArrivalMonoNs(const std::string& path, bool renamed) {
+  struct statx sx {};
+  if (::statx(AT_FDCWD, path.c_str(), AT_SYMLINK_NOFOLLOW, STATX_BTIME | STATX_CTIME, &sx) != 0) return 0;
+  const statx_timestamp& ts = (!renamed && (sx.stx_mask & STATX_BTIME)) ? sx.stx_btime : sx.stx_ctime;
+  const int64_t wall = static_cast<int64_t>(ts.tv_sec) * 1'000'000'000 + ts.tv_nsec;
+  const int64_t now_mono = MonotonicNs();
+  return std::min(now_mono, now_mono - (Now().ns - wall));
+}
+
+void FolderSource::Seen(const std::string& name, int64_t now, bool complete, bool renamed) {
+  auto it = seen_.find(name);
+  if (it == seen_.end()) {
+    const int64_t arrived = ArrivalMonoNs(options_.dir + "/" + name, renamed);
+    it = seen_.emplace(name, std::make_pair(arrived > 0 ? arrived : now, int64_t{0})).first;
+  }
   if (complete && it->second.second == 0) it->second.second = now;
 }
 
@@ -78,7 +96,7 @@ void FolderSource::Scan() {
   const int64_t now = MonotonicNs();
   for (const auto& [t, name] : found) {
     if (std::find(ready_.begin(), ready_.end(), name) == ready_.end()) waiting_[name] = {FileSize(options_.dir + "/" + name), now};
-    Seen(name, now, false);
+    Seen(name, now, false, false);
   }
 }
 
@@ -101,11 +119,11 @@ void FolderSource::Drain() {
       const std::string name = ev->name;
       if (!Wanted(name)) continue;
       if (ev->mask & (IN_CLOSE_WRITE | IN_MOVED_TO)) {
-        Seen(name, MonotonicNs(), true);
+        Seen(name, MonotonicNs(), true, (ev->mask & IN_MOVED_TO) != 0);
         waiting_.erase(name);
         if (std::find(ready_.begin(), ready_.end(), name) == ready_.end()) ready_.push_back(name);
       } else if (ev->mask & (IN_CREATE | IN_MODIFY)) {
-        Seen(name, MonotonicNs(), false);
+        Seen(name, MonotonicNs(), false, false);
         if (std::find(ready_.begin(), ready_.end(), name) == ready_.end())
           waiting_[name] = {FileSize(options_.dir + "/" + name), MonotonicNs()};
       }
@@ -123,7 +141,7 @@ void FolderSource::Drain() {
     if (size != it->second.size) {
       it->second = {size, now};
     } else if (now - it->second.changed_mono_ns >= static_cast<int64_t>(options_.settle_ms) * 1'000'000) {
-      Seen(it->first, now, true);
+      Seen(it->first, now, true, false);
       ready_.push_back(it->first);
       it = waiting_.erase(it);
       continue;

@@ -34,7 +34,8 @@ struct ClaimedFile {
   std::string path;      // in .processing/
   std::string name;      // the name it arrived with
   int64_t detected_mono_ns = 0;  // when it was seen complete (steady clock)
-  int64_t arrived_mono_ns = 0;   // when it first appeared (created or renamed in): the trigger; 0 unknown
+  int64_t arrived_mono_ns = 0;   // when it appeared (renamed in: its ctime; written in place: its btime,
+                                 // else ctime), steady clock: the trigger; 0 unknown (recovered claims)
 };
 
 class FolderSource {
@@ -68,7 +69,7 @@ class FolderSource {
   std::map<std::string, Waiting> waiting_;
   // name -> (first seen, seen complete), steady clock; until claimed.
   std::map<std::string, std::pair<int64_t, int64_t>> seen_;
-  void Seen(const std::string& name, int64_t now, bool complete);
+  void Seen(const std::string& name, int64_t now, bool complete, bool renamed);
   int64_t last_claim_ns_ = 0;
 };
 

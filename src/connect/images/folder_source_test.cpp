@@ -11,6 +11,7 @@
 #include <fstream>
 #include <thread>
 
+#include "core/time.h"
 #include "testing.h"
 
 namespace pf::images {
@@ -71,6 +72,46 @@ TEST(FolderSource, RenameAndCloseAreCompleteSlowWritersSettle) {
   ASSERT_TRUE((*src)->Done(**a).ok());
   EXPECT_FALSE(std::filesystem::exists((*a)->path));
   EXPECT_EQ(std::distance(std::filesystem::directory_iterator(dir.path() + "/.done"), {}), 1);
+}
+
+// The arrival (the part-id trigger) is when the file appeared, not when the station got round to it:
+// files renamed in while the station was busy keep their own times, in order; a file written in place
+// keeps the time it was created, not the time it was closed.
+TEST(FolderSource, ArrivalIsWhenTheFileAppearedNotWhenItWasTaken) {
+  pf::testing::TempDir dir;
+  FolderOptions o;
+  o.dir = dir.path();
+  o.settle_ms = 2000;
+  auto src = FolderSource::Open(o);
+  ASSERT_TRUE(src.ok()) << src.status().ToString();
+  std::vector<int64_t> renamed_at;
+  for (const char* name : {"a.png", "b.png"}) {
+    WriteFile(dir.path() + "/.tmp", "PNGDATA");
+    renamed_at.push_back(MonotonicNs());
+    std::filesystem::rename(dir.path() + "/.tmp", dir.path() + "/" + name);
+    std::this_thread::sleep_for(150ms);
+  }
+  const int64_t created = MonotonicNs();
+  const int fd = ::open((dir.path() + "/c.png").c_str(), O_WRONLY | O_CREAT, 0644);
+  ASSERT_GE(fd, 0);
+  ASSERT_EQ(::write(fd, "PNG", 3), 3);
+  std::this_thread::sleep_for(300ms);  // the station is busy with something else all this time
+  ASSERT_EQ(::write(fd, "DATA", 4), 4);
+  ::close(fd);
+  std::vector<ClaimedFile> got;
+  for (int k = 0; k < 3; ++k) {
+    auto f = (*src)->Next(1000ms);
+    ASSERT_TRUE(f.ok() && f->has_value());
+    got.push_back(**f);
+  }
+  const int64_t tol = 40'000'000;  // file-system clock granularity and scheduling
+  ASSERT_EQ(got[0].name, "a.png");
+  ASSERT_EQ(got[1].name, "b.png");
+  ASSERT_EQ(got[2].name, "c.png");
+  EXPECT_NEAR(static_cast<double>(got[0].arrived_mono_ns), static_cast<double>(renamed_at[0]), tol);
+  EXPECT_NEAR(static_cast<double>(got[1].arrived_mono_ns), static_cast<double>(renamed_at[1]), tol);
+  EXPECT_NEAR(static_cast<double>(got[2].arrived_mono_ns), static_cast<double>(created), tol);
+  EXPECT_GT(got[2].detected_mono_ns - got[2].arrived_mono_ns, 250'000'000);  // complete when closed
 }
 
 TEST(FolderSource, ClaimsSurviveARestartAndFilesPresentAtStartSettle) {
