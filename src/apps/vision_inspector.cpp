@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <sstream>
 
 #include <fmt/format.h>
 
@@ -101,6 +102,16 @@ Result<std::unique_ptr<VisionInspector>> VisionInspector::Create(std::unique_ptr
   }
   v->model_ = std::move(model);
   return v;
+}
+
+Result<Roi> ParseRoi(std::string_view text) {
+  Roi r;
+  char c1 = 0, c2 = 0, c3 = 0;
+  std::istringstream in{std::string(text)};
+  if (!(in >> r.x >> c1 >> r.y >> c2 >> r.width >> c3 >> r.height) || c1 != ',' || c2 != ',' || c3 != ',' || !in.eof() ||
+      r.x < 0 || r.y < 0 || r.width <= 0 || r.height <= 0)
+    return InvalidArgument("'{}': expected x,y,w,h in pixels (x, y >= 0; w, h > 0)", text);
+  return r;
 }
 
 Result<std::unique_ptr<VisionInspector>> VisionInspector::Load(const std::string& model, const std::string& anomaly_dir,

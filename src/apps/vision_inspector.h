@@ -32,6 +32,8 @@ namespace pf::apps {
 struct Roi {
   int x = 0, y = 0, width = 0, height = 0;
 };
+// "x,y,w,h" in pixels (x, y >= 0; w, h > 0). InvalidArgument naming the text.
+Result<Roi> ParseRoi(std::string_view text);
 
 struct VisionOptions {
   std::vector<Roi> rois;                  // empty: the whole image

@@ -34,14 +34,6 @@ int Fail(std::ostream& err, const Status& st, int code) {
   return code;
 }
 
-Result<apps::Roi> ParseRoi(const std::string& s) {
-  apps::Roi r;
-  char c1 = 0, c2 = 0, c3 = 0;
-  std::istringstream in(s);
-  if (!(in >> r.x >> c1 >> r.y >> c2 >> r.width >> c3 >> r.height) || c1 != ',' || c2 != ',' || c3 != ',' || !in.eof())
-    return InvalidArgument("--roi '{}': expected x,y,w,h in pixels", s);
-  return r;
-}
 
 double Pct(std::vector<double> v, double p) {
   if (v.empty()) return 0;
@@ -145,8 +137,8 @@ int RunInspect(const InspectArgs& a, std::ostream& out, std::ostream& err) {
     return Fail(err, InvalidArgument("--overlay takes one --image"), kExitBadInput);
   apps::VisionOptions o;
   for (const auto& s : a.rois) {
-    auto r = ParseRoi(s);
-    if (!r.ok()) return Fail(err, r.status(), kExitBadInput);
+    auto r = apps::ParseRoi(s);
+    if (!r.ok()) return Fail(err, r.status().WithContext("--roi"), kExitBadInput);
     o.rois.push_back(*r);
   }
   o.good_classes = a.good;

@@ -2,7 +2,6 @@
 
 #include <filesystem>
 #include <regex>
-#include <sstream>
 
 #include <fmt/format.h>
 
@@ -73,13 +72,9 @@ Result<VisionEntry> ReadVision(const ConfigNode& table, const std::string& base_
   apps::VisionOptions& o = e.inspector;
   PF_ASSIGN_OR_RETURN(std::vector<std::string> rois, r.Strings("rois"));
   for (const std::string& s : rois) {
-    apps::Roi roi;
-    char c1 = 0, c2 = 0, c3 = 0;
-    std::istringstream in(s);
-    if (!(in >> roi.x >> c1 >> roi.y >> c2 >> roi.width >> c3 >> roi.height) || c1 != ',' || c2 != ',' || c3 != ',' ||
-        !in.eof() || roi.x < 0 || roi.y < 0 || roi.width <= 0 || roi.height <= 0)
-      return r.Error("rois", fmt::format("'{}': expected x,y,w,h in pixels (x, y >= 0; w, h > 0)", s));
-    o.rois.push_back(roi);
+    auto roi = apps::ParseRoi(s);
+    if (!roi.ok()) return r.Error("rois", roi.status().message());
+    o.rois.push_back(*roi);
   }
   PF_ASSIGN_OR_RETURN(o.good_classes, r.Strings("good_classes"));
   PF_ASSIGN_OR_RETURN(o.accept_threshold, r.Double("accept_threshold", 0.9));

@@ -70,6 +70,9 @@ TEST(NeuInspect, Int8AccuracyThroughInspectAndWithinOnePointOfFp32) {
   const std::string q = fmt::format("OMP_WAIT_POLICY=passive {} model quantize {} {} --calibration {}/calibration --json",
                                     pf::testing::PlantfloorBin(), fp32, int8, tmp.path());
   ASSERT_EQ(pf::testing::Run(q, &out), 0) << out;
+  // PF_NEU_INT8_OUT=FILE keeps the quantized model (how tests/fixtures/models/neu_cnn_int8_rr.onnx,
+  // the reduce-range model `model quantize` writes on a CPU without VNNI, was made).
+  if (const char* keep = std::getenv("PF_NEU_INT8_OUT")) std::filesystem::copy_file(int8, keep, std::filesystem::copy_options::overwrite_existing);
   // 3. Inspect both.
   const auto jf = Inspect(fp32, tmp.path());
   const auto ji = Inspect(int8, tmp.path());
