@@ -1,5 +1,6 @@
 #include "core/time.h"
 
+#include <algorithm>
 #include <charconv>
 #include <climits>
 #include <cstdint>
@@ -13,6 +14,13 @@ Timestamp Now() {
               std::chrono::system_clock::now().time_since_epoch())
               .count()};
 }
+
+int64_t WallToMonotonicNs(int64_t wall_ns) {
+  const int64_t now = MonotonicNs();
+  return std::min(now, now - (Now().ns - wall_ns));
+}
+
+int64_t MonotonicToWallNs(int64_t mono_ns) { return Now().ns - (MonotonicNs() - mono_ns); }
 
 int64_t MonotonicNs() {
   return std::chrono::duration_cast<std::chrono::nanoseconds>(

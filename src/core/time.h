@@ -30,6 +30,10 @@ inline Duration operator-(Timestamp a, Timestamp b) { return Duration(a.ns - b.n
 Timestamp Now();
 // Monotonic nanoseconds, for periods and latencies only.
 int64_t MonotonicNs();
+// A wall-clock instant (ns since 1970) on the monotonic clock and back, through the present offset
+// between the two; an instant in the future is clamped to now (MonotonicToWallNs: not clamped).
+int64_t WallToMonotonicNs(int64_t wall_ns);
+int64_t MonotonicToWallNs(int64_t mono_ns);
 
 // RFC 3339 UTC with the given fractional digits (0, 3, 6 or 9): "2026-11-25T13:45:00.123Z".
 std::string FormatRfc3339(Timestamp t, int fraction_digits = 3);

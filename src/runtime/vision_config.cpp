@@ -1,7 +1,6 @@
 #include "runtime/vision_config.h"
 
 #include <filesystem>
-#include <regex>
 
 #include <fmt/format.h>
 
@@ -110,14 +109,8 @@ Result<VisionEntry> ReadVision(const ConfigNode& table, const std::string& base_
   if (max_age.count() < 0) return r.Error("part_id_max_age", "cannot be negative");
   e.part_id_max_age_ns = max_age.count();
   PF_ASSIGN_OR_RETURN(so.part_id_pattern, r.String("part_id_pattern", ""));
-  if (!so.part_id_pattern.empty()) {
-    try {
-      const std::regex re(so.part_id_pattern, std::regex::ECMAScript);
-      if (re.mark_count() < 1) return r.Error("part_id_pattern", "needs a group ( ) around the part id");
-    } catch (const std::regex_error& ex) {
-      return r.Error("part_id_pattern", fmt::format("'{}' is not a regular expression: {}", so.part_id_pattern, ex.what()));
-    }
-  }
+  if (!so.part_id_pattern.empty())
+    if (auto re = CompilePartIdPattern(so.part_id_pattern); !re.ok()) return r.Error("part_id_pattern", re.status().message());
   PF_ASSIGN_OR_RETURN(so.audit_rate, r.Double("audit_rate", 0.01));
   if (!(so.audit_rate >= 0 && so.audit_rate <= 1)) return r.Error("audit_rate", fmt::format("{} is not in [0, 1]", so.audit_rate));
   PF_ASSIGN_OR_RETURN(uint64_t budget, r.Bytes("review_budget", 256ull << 20));

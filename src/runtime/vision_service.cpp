@@ -43,7 +43,7 @@ struct VisionService::Station {
 
   // The newest value received at or before the trigger, when it was good and is young enough.
   std::optional<std::string> PartIdAt(int64_t trigger_mono_ns) {
-    const int64_t trigger_wall = Now().ns - (MonotonicNs() - trigger_mono_ns);
+    const int64_t trigger_wall = MonotonicToWallNs(trigger_mono_ns);
     std::lock_guard<std::mutex> lock(latch_mu);
     const std::pair<int64_t, std::optional<std::string>>* best = nullptr;  // the latest at or before the trigger
     for (const auto& e : latch)

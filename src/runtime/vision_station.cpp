@@ -124,13 +124,7 @@ Result<std::unique_ptr<VisionStation>> VisionStation::Create(std::unique_ptr<app
   fs::create_directories(s->review_dir_, ec);
   if (ec) return PermissionDenied("station: cannot create {} ({})", s->review_dir_, ec.message());
   if (!o.part_id_pattern.empty()) {
-    try {
-      s->part_id_re_.emplace(o.part_id_pattern, std::regex::ECMAScript);
-    } catch (const std::regex_error& e) {
-      return InvalidArgument("part id pattern '{}': {}", o.part_id_pattern, e.what());
-    }
-    if (s->part_id_re_->mark_count() < 1)
-      return InvalidArgument("part id pattern '{}': needs a group ( ) around the part id", o.part_id_pattern);
+    PF_ASSIGN_OR_RETURN(s->part_id_re_, CompilePartIdPattern(o.part_id_pattern));
   }
   if (o.journal_max_bytes < 4096) return InvalidArgument("station: journal_max_bytes {} (at least 4096)", o.journal_max_bytes);
   if (o.journal_keep < 1) return InvalidArgument("station: journal_keep {} (at least 1)", o.journal_keep);
@@ -248,6 +242,17 @@ void VisionStation::KeepForReview(const ReviewJob& job) {
   }
   review_files_.emplace_back(path, size);
   review_bytes_ += size;
+}
+
+Result<std::regex> CompilePartIdPattern(const std::string& pattern) {
+  std::regex re;
+  try {
+    re = std::regex(pattern, std::regex::ECMAScript);
+  } catch (const std::regex_error& e) {
+    return InvalidArgument("'{}' is not a regular expression: {}", pattern, e.what());
+  }
+  if (re.mark_count() < 1) return InvalidArgument("'{}' needs a group ( ) around the part id", pattern);
+  return re;
 }
 
 Status VisionStation::Rotate(Journal& j) {
@@ -660,9 +665,8 @@ void VisionStation::CameraLoop(const std::atomic<bool>& stop, const std::functio
     const int64_t now = MonotonicNs();
     last_frame = now;
     // The trigger: when the host received the frame (its wall-clock stamp), on the steady clock.
-    int64_t trigger = now;
-    if (const auto sys = static_cast<int64_t>((*f)->system_timestamp_ns); sys > 0)
-      trigger = std::min(now, now - (Now().ns - sys));
+    const auto sys = static_cast<int64_t>((*f)->system_timestamp_ns);
+    const int64_t trigger = sys > 0 ? WallToMonotonicNs(sys) : now;
     auto j = InspectFrame((*f)->image, fmt::format("{}-{}", device, (*f)->frame_id), trigger);
     if (!j.ok()) {  // the journal refused the record: the station cannot go on judging
       PF_LOG_ERROR("station: camera frame not journaled: {}", j.status().ToString());

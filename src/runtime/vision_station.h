@@ -137,8 +137,8 @@ class VisionStation {
   void CameraLoop(const std::atomic<bool>& stop, const std::function<void(const std::string&)>& on_inspection);
   Status RunFolder(const std::atomic<bool>& stop, const std::function<void(const std::string&)>& on_inspection);
   Status camera_status_ = Status::Ok();  // set by the camera thread before it ends, read after the join
-  std::atomic<bool> camera_failed_{false};
-  std::optional<std::regex> part_id_re_;  // ... and this flag then, which stops the folder loop
+  std::atomic<bool> camera_failed_{false};  // ... and this flag then, which stops the folder loop
+  std::optional<std::regex> part_id_re_;   // part_id_pattern, compiled
   Status Process(const images::ClaimedFile& f, const std::function<void(const std::string&)>& on_inspection);
   void KeepForReview(const ReviewJob& job);  // takes review_mu_
   std::unique_ptr<apps::VisionInspector> inspector_;
@@ -164,6 +164,9 @@ class VisionStation {
 
 // The station routes on `api`, each request served by the station `pick` returns (an error answers
 // 400/404 with the field, e.g. an unknown ?station=).
+// A part_id_pattern compiled; errors name the pattern ("needs a group", "is not a regular expression").
+Result<std::regex> CompilePartIdPattern(const std::string& pattern);
+
 using StationPicker = std::function<Result<VisionStation*>(const ApiRequest&)>;
 Status AddStationRoutes(ApiServer& api, StationPicker pick);
 

@@ -71,9 +71,7 @@ static int64_t ArrivalMonoNs(const std::string& path, bool renamed) {
   struct statx sx {};
   if (::statx(AT_FDCWD, path.c_str(), AT_SYMLINK_NOFOLLOW, STATX_BTIME | STATX_CTIME, &sx) != 0) return 0;
   const statx_timestamp& ts = (!renamed && (sx.stx_mask & STATX_BTIME)) ? sx.stx_btime : sx.stx_ctime;
-  const int64_t wall = static_cast<int64_t>(ts.tv_sec) * 1'000'000'000 + ts.tv_nsec;
-  const int64_t now_mono = MonotonicNs();
-  return std::min(now_mono, now_mono - (Now().ns - wall));
+  return WallToMonotonicNs(static_cast<int64_t>(ts.tv_sec) * 1'000'000'000 + ts.tv_nsec);
 }
 
 void FolderSource::Seen(const std::string& name, int64_t now, bool complete, bool renamed) {
